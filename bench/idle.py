@@ -138,7 +138,7 @@ def main():
     ap.add_argument("--ops", type=int, default=2000)
     ap.add_argument("--greets", type=int, default=200)
     a = ap.parse_args()
-    if a.k + a.active + 8 > 1008:
+    if a.k + a.active + 1 > 1008:      # +1: the greeting probe
         ap.error("-k + --active must stay under max_connections 1008")
     raise_nofile(a.k + a.active + 200)
     out = {"bench": "yubin-idle", "yubind": yubintest.yubind_path(),

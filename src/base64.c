@@ -84,9 +84,9 @@ base64_decode(const char *in, size_t len, unsigned char *out,
     size_t outlen, size_t *outlen_ret)
 {
 	const unsigned char *p = (const unsigned char *)in;
-	size_t i, o, pad, need;
+	size_t i, k, o, pad, need;
 	unsigned long v;
-	int k, x;
+	int x;
 
 	if (outlen_ret != NULL)
 		*outlen_ret = 0;
@@ -112,7 +112,7 @@ base64_decode(const char *in, size_t len, unsigned char *out,
 		v = 0;
 		for (k = 0; k < 4; k++) {
 			if (i + k >= len - pad)
-				x = 0;	/* a padding place: '=' checked above */
+				x = 0;	/* '=' here was checked above */
 			else if ((x = b64_value(p[i + k])) < 0)
 				return -1;	/* includes a stray '=' */
 			v = (v << 6) | (unsigned long)x;

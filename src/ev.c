@@ -31,6 +31,9 @@ struct watch {
 
 static struct watch watches[FD_SETSIZE];
 static int maxfd = -1;
+/* Kept up to date by ev_io(): a loop turn copies them, it does not
+ * rebuild them from 1,000 watches. */
+static fd_set want_rd, want_wr;
 static struct ev_timer **heap;
 static int heap_n, heap_cap;
 static int sigpipe[2] = { -1, -1 };
@@ -78,6 +81,8 @@ ev_init(void)
 	now = now_ms();
 	for (i = 0; i < FD_SETSIZE; i++)
 		watches[i].what = 0;
+	FD_ZERO(&want_rd);
+	FD_ZERO(&want_wr);
 	if (pipe(sigpipe) < 0 || set_nonblock_cloexec(sigpipe[0]) < 0 ||
 	    set_nonblock_cloexec(sigpipe[1]) < 0)
 		return -1;
@@ -89,6 +94,14 @@ ev_io(int fd, int what, ev_io_fn *fn, void *arg)
 {
 	if (fd < 0 || fd >= FD_SETSIZE)
 		return -1;
+	if (what & EV_READ)
+		FD_SET(fd, &want_rd);
+	else
+		FD_CLR(fd, &want_rd);
+	if (what & EV_WRITE)
+		FD_SET(fd, &want_wr);
+	else
+		FD_CLR(fd, &want_wr);
 	watches[fd].what = what;
 	watches[fd].fn = fn;
 	watches[fd].arg = arg;
@@ -267,15 +280,9 @@ ev_run(void)
 
 	stopping = 0;
 	while (!stopping) {
-		FD_ZERO(&rs);
-		FD_ZERO(&ws);
+		rs = want_rd;
+		ws = want_wr;
 		top = maxfd;
-		for (fd = 0; fd <= top; fd++) {
-			if (watches[fd].what & EV_READ)
-				FD_SET(fd, &rs);
-			if (watches[fd].what & EV_WRITE)
-				FD_SET(fd, &ws);
-		}
 		tvp = next_timeout(&tv);
 		n = select(top + 1, &rs, &ws, NULL, tvp);
 		now = now_ms();

@@ -20,7 +20,11 @@
 #include "ev.h"
 #include "log.h"
 #include "net.h"
+#include "pickup.h"
 #include "proto.h"
+#include "sendmail.h"
+#include "queue.h"
+#include "resolve.h"
 #include "util.h"
 
 #ifndef PACKAGE_VERSION
@@ -114,6 +118,7 @@ on_hup(int sig)
 	old = config;
 	config = cf;
 	log_set_level(cf->log_level);
+	resolve_reset();
 	net_listen(cf, 1);
 	conf_free(old);
 	if (sandbox != NULL && net_write_ports(ports_path) < 0)
@@ -157,11 +162,20 @@ conn_freed(struct conn *c)
 }
 
 static void
+on_usr1(int sig)
+{
+	(void)sig;
+	log_info("queue run requested");
+	queue_kick();
+}
+
+static void
 setup_signals(void)
 {
 	ev_timer_init(&grace, grace_over, NULL);
 	if (ev_signal(SIGTERM, on_term) < 0 || ev_signal(SIGINT, on_term) < 0 ||
-	    ev_signal(SIGHUP, on_hup) < 0 || ev_signal(SIGPIPE, NULL) < 0)
+	    ev_signal(SIGHUP, on_hup) < 0 || ev_signal(SIGPIPE, NULL) < 0 ||
+	    ev_signal(SIGUSR1, on_usr1) < 0)
 		fatal("cannot set up signals: %s", strerror(errno));
 }
 
@@ -220,12 +234,35 @@ open_logs(int daemonized)
 	log_set_level(config->log_level);
 }
 
+/* The binary's other names (DESIGN.md "Modes of the one binary"). */
+static int
+name_mode(const char *argv0)
+{
+	const char *name = strrchr(argv0, '/');
+
+	name = name != NULL ? name + 1 : argv0;
+	if (strcmp(name, "sendmail") == 0 ||
+	    strcmp(name, "yubin-sendmail") == 0)
+		return 'm';
+	if (strcmp(name, "mailq") == 0)
+		return 'p';
+	if (strcmp(name, "newaliases") == 0)
+		return 'i';
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	const char *conffile = NULL;
 	int opt, foreground = 0, check = 0, print = 0, detach;
 
+	switch (name_mode(argv[0])) {
+	case 'm':
+	case 'p':
+	case 'i':
+		return sendmail_main(argc, argv, name_mode(argv[0]));
+	}
 	log_open("yubind", LOG_TO_STDERR, NULL);
 	while ((opt = getopt(argc, argv, "f:FS:i:ntV")) != -1) {
 		switch (opt) {
@@ -291,10 +328,16 @@ main(int argc, char **argv)
 	    (path_join(ports_path, sizeof(ports_path), sandbox,
 	    SANDBOX_PORTSFILE) < 0 || net_write_ports(ports_path) < 0))
 		fatal("cannot write the ports file in %s", sandbox);
+	if (pickup_init() < 0)
+		warn("cannot make the maildrop in %s: %s", config->queue_dir,
+		    strerror(errno));
+	queue_start();
 	log_notice("yubind %s started%s%s", PACKAGE_VERSION,
 	    sandbox ? " in sandbox " : "", sandbox ? sandbox : "");
 	ev_run();
 	pidfile_remove(config->pid_file);
+	if (ports_path[0] != '\0')
+		(void)unlink(ports_path);
 	log_notice("yubind stopped");
 	return 0;
 }

@@ -197,7 +197,7 @@ md5_update(struct md5_ctx *ctx, const void *data, size_t len)
 		p += need;
 		len -= need;
 	}
-	/* whole blocks straight from the caller's bytes, alignment regardless */
+	/* whole blocks straight from the caller's bytes, aligned or not */
 	while (len >= MD5_BLOCK_LEN) {
 		md5_block(ctx->state, p);
 		p += MD5_BLOCK_LEN;
@@ -290,7 +290,7 @@ hmac_md5(const unsigned char *key, size_t keylen,
 static unsigned
 hex_fold(unsigned c, unsigned *bad)
 {
-	unsigned lc = c | 0x20;	/* 'A'-'F' -> 'a'-'f'; '0'-'9' unchanged */
+	unsigned lc = c | 0x20;	/* 'A'-'F' to 'a'-'f'; digits unchanged */
 	unsigned digit = (unsigned)(c >= '0') & (unsigned)(c <= '9');
 	unsigned letter = (unsigned)(lc >= 'a') & (unsigned)(lc <= 'f');
 

@@ -26,7 +26,7 @@ typedef unsigned long md5_u32;
 
 struct md5_ctx {
 	md5_u32		state[4];	/* A, B, C, D */
-	md5_u32		count[2];	/* bytes hashed: low, high word */
+	md5_u32		count[2];	/* bytes hashed: low word, high */
 	unsigned char	buf[MD5_BLOCK_LEN];	/* a partial block */
 };
 

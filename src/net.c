@@ -167,6 +167,30 @@ net_peer(int fd, int *family, unsigned char *addr, char *text,
 	return 0;
 }
 
+int
+net_local(int fd, int *family, unsigned char *addr)
+{
+	union sockaddr_any sa;
+	socklen_t len = sizeof(sa);
+
+	*family = 0;
+	if (getsockname(fd, &sa.sa, &len) < 0)
+		return -1;
+	if (sa.sa.sa_family == AF_INET) {
+		*family = 4;
+		memcpy(addr, &sa.in.sin_addr, 4);
+		return 0;
+	}
+#ifdef HAVE_IPV6
+	if (sa.sa.sa_family == AF_INET6) {
+		*family = 6;
+		memcpy(addr, &sa.in6.sin6_addr, 16);
+		return 0;
+	}
+#endif
+	return -1;
+}
+
 /* The refusal: one write that may fail; the client is closed anyway. */
 static void
 refuse(int fd, const struct proto *p, const char *peer, const char *why)

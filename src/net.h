@@ -31,4 +31,7 @@ void net_conn_freed(const struct conn *c);
 int net_peer(int fd, int *family, unsigned char *addr, char *text,
     size_t textlen);
 
+/* The local address of a connected socket (for [literal] domains). */
+int net_local(int fd, int *family, unsigned char *addr);
+
 #endif

@@ -83,7 +83,7 @@
 #define MAX_LISTENERS		16
 
 #define MESSAGE_SIZE_LIMIT	10240000UL
-#define LOCK_TIMEOUT		300	/* seconds before a delivery is queued */
+#define LOCK_TIMEOUT		30	/* seconds an SMTP client may wait on a lock */
 #define LOCK_STALE		300	/* dotlock age (ctime) that is stale */
 
 /* SIGTERM: sessions get this long to flush their farewell (issue: < 5s). */

@@ -33,7 +33,9 @@ def find_inetd():
 
 
 KIND, INETD = find_inetd()
-if os.environ.get("YUBINTEST_INETD"):
+if os.environ.get("YUBINTEST_INETD") == "none":     # test the skip path
+    KIND, INETD = None, None
+elif os.environ.get("YUBINTEST_INETD"):
     INETD = os.environ["YUBINTEST_INETD"]
     KIND = "xinetd" if "xinetd" in os.path.basename(INETD) else "openbsd"
 if INETD is None:

@@ -149,7 +149,7 @@ run_item() {
 # ---- checks run after a build -----------------------------------------
 
 check_bigendian() {
-	if grep '^#define WORDS_BIGENDIAN 1' "$1/config.h" >/dev/null; then
+	if grep '^# *define WORDS_BIGENDIAN 1' "$1/config.h" >/dev/null; then
 		echo "WORDS_BIGENDIAN is defined"
 	else
 		echo "WORDS_BIGENDIAN is NOT defined in config.h"

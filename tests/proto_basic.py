@@ -262,6 +262,54 @@ def _():
         greet(s.port(proto), proto).quit(proto)
 
 
+@case("nothing after QUIT/LOGOUT in the same write is answered")
+def _():
+    s = sb()
+    c = greet(s.port("smtp"), "smtp")
+    c.send_raw(b"QUIT\r\nNOOP\r\nNOOP\r\n")
+    c.expect(r"221 2\.0\.0( .*)?")
+    c.expect_close()
+    c = greet(s.port("pop3"), "pop3")
+    c.send_raw(b"QUIT\r\nNOOP\r\n")
+    c.expect(r"\+OK( .*)?")
+    c.expect_close()
+    c = greet(s.port("imap"), "imap")
+    c.send_raw(b"l1 LOGOUT\r\nl2 NOOP\r\n")
+    c.expect_lines([r"\* BYE( .*)?", r"l1 OK( .*)?"])
+    c.expect_close()
+
+
+for _proto in ("smtp", "pop3", "imap"):
+    def _mk(proto):
+        @case("%s: 20,000 pipelined commands all answered, in order" % proto)
+        def _():
+            import threading
+            c = greet(sb().port(proto), proto)
+            n = 20000
+            if proto == "imap":
+                data = b"".join(b"f%d NOOP\r\n" % i for i in range(n))
+            else:
+                data = (PROTO[proto].noop + "\r\n").encode() * n
+            err = []
+
+            def writer():      # the daemon may stop reading until we read
+                try:
+                    c.sock.sendall(data)
+                except OSError as e:
+                    err.append(e)
+            t = threading.Thread(target=writer, daemon=True)
+            t.start()
+            for i in range(n):
+                if proto == "imap":
+                    c.expect(r"f%d OK( .*)?" % i)
+                else:
+                    c.expect(PROTO[proto].noop_ok[0])
+            t.join(10)
+            check(not err, "send failed: %r" % err)
+            c.quit(proto)
+    _mk(_proto)
+
+
 @case("daemon still alive and exits 0 on SIGTERM")
 def _():
     s = sb()

@@ -7,7 +7,6 @@ import os
 import re
 import socket
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from yubintest import *  # noqa: E402,F401,F403

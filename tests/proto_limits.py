@@ -4,7 +4,7 @@ clients, and the connection limits (global and per IP) with no descriptor
 leak."""
 
 import os
-import socket
+import re
 import sys
 import time
 
@@ -73,6 +73,30 @@ for _p in PROTOS:
             c.send_raw(b"\r\n")
             c.expect(PROTO[proto].error if proto != "imap"
                      else r"\* BAD( .*)?")
+            cmd, ok = NOOP[proto]
+            c.send(cmd)
+            c.expect(ok)
+            c.quit(proto)
+
+        @case("%s: line of limit-2 octets accepted, limit+1 rejected"
+              % proto)
+        def _():
+            # the limit counts octets without CRLF (or with it): limit-2
+            # plus CRLF fits either way, limit+1 fits neither
+            s = sb()
+            lim = {"smtp": 4096, "pop3": 1024, "imap": 65536}[proto]
+            pre = b"n1 NOOP " if proto == "imap" else b"NOOP "
+            c = greet(s.port(proto), proto)
+            c.send_raw(pre + b"x" * (lim - 2 - len(pre)) + b"\r\n")
+            m = c.expect({"smtp": r"[25][0-9][0-9] .*", "pop3": r"[-+].*",
+                          "imap": r"n1 (OK|BAD|NO)( .*)?"}[proto])
+            check(not re.search(r"(?i)too long", m.group(0)),
+                  "%d-octet line refused as too long: %r" %
+                  (lim - 2, m.group(0)))
+            c.send_raw(pre + b"x" * (lim + 1 - len(pre)) + b"\r\n")
+            c.expect({"smtp": r"500 5\.5\.2 Line too long",
+                      "pop3": r"-ERR( .*)?",
+                      "imap": r"(\*|n1) BAD( .*)?"}[proto])
             cmd, ok = NOOP[proto]
             c.send(cmd)
             c.expect(ok)
@@ -159,6 +183,24 @@ def _():
         c.expect(PROTO[p].idle_bye, timeout=3)
         c.expect_close(timeout=3)
     busy.quit("smtp")
+
+
+@case("idle timeouts release every descriptor")
+def _():
+    s = Sandbox(conf="smtp_timeout 1\npop3_timeout 1\nimap_timeout 1\n"
+                     "max_connections_per_ip 100\n")
+    time.sleep(0.2)
+    base = s.fd_count()
+    cs = [(p, greet(s.port(p), p)) for p in PROTOS for i in range(20)]
+    for p, c in cs:
+        c.expect(PROTO[p].idle_bye, timeout=5)
+        c.expect_close(timeout=3)
+    n = s.wait_fd_count(base)
+    check(n is None or n == base, "%s descriptors after timeouts, "
+          "baseline %d" % (n, base))
+    for p, c in cs:
+        c.close()
+    check(s.stop() == 0, "exit code after SIGTERM")
 
 
 def _limit_test(proto, s, n_ok, n_extra, baseline):

@@ -139,7 +139,8 @@ def _():
     time.sleep(1.0)
     check(sb.alive(), "daemon died on SIGHUP")
     new = sb.wait_ports(timeout=3)
-    check(set(new) == set(old), "listeners %r -> %r" % (old, new))
+    check(new == old, "listeners changed on a reload of the same "
+          "config: %r -> %r" % (old, new))
     for p in new:
         greet(sb.port(p), p).quit(p)
     c.noop("pop3")
@@ -185,6 +186,66 @@ def _():
     for p in ("smtp", "pop3", "imap"):
         greet(sb.port(p), p).quit(p)
     check(sb.stop() == 0, "exit code after SIGTERM")
+
+
+@case("SIGHUP: listeners toggled 10 times leak no descriptors")
+def _():
+    sb = Sandbox()
+    time.sleep(0.2)
+    base = sb.fd_count()
+    c = greet(sb.port("smtp"), "smtp")
+    for i in range(10):
+        prev = dict(sb.ports)
+        sb.set_conf("imap_listen\npop3_listen\n" if i % 2 == 0 else "")
+        sb.signal(signal.SIGHUP)
+        cur = sb.wait_ports(timeout=5, changed_from=prev)
+        want = {"smtp", "submission"} if i % 2 == 0 else \
+            {"smtp", "submission", "pop3", "imap"}
+        check(set(cur) == want, "reload %d: listeners %r" % (i, sorted(cur)))
+        c.noop("smtp")
+    for p in sb.ports:
+        greet(sb.port(p), p).quit(p)
+    c.quit("smtp")
+    n = sb.wait_fd_count(base)
+    check(n is None or n == base, "%s descriptors after 10 reloads, "
+          "baseline %d" % (n, base))
+    check(sb.stop() == 0, "exit code after SIGTERM")
+
+
+@case("SIGTERM with 600 open sessions: all get their farewell within 5 s")
+def _():
+    raise_nofile(900)
+    sb = Sandbox(conf="max_connections 1000\nmax_connections_per_ip 1000\n")
+    import re
+    conns = []
+    for p in ("smtp", "pop3", "imap"):
+        lines, socks = open_many(sb.port(p), 200, settle=0)
+        for ln, s in zip(lines, socks):
+            check(s is not None and ln is not None and
+                  re.fullmatch(PROTO[p].greeting,
+                               ln.decode("latin-1").rstrip("\r\n")),
+                  "%s: not greeted: %r" % (p, ln))
+            if s is not None:
+                conns.append((p, Client(0, sock=s)))
+    t0 = time.monotonic()
+    sb.signal(signal.SIGTERM)
+    bad = []
+    for p, c in conns:
+        try:
+            c.expect(PROTO[p].term_bye, timeout=max(0.5, 6 - (
+                time.monotonic() - t0)))
+            c.expect_close(timeout=2)
+        except TestFailure as e:
+            bad.append("%s: %s" % (p, e))
+        c.close()
+    check(not bad, "%d of %d sessions without a proper farewell, e.g. %s"
+          % (len(bad), len(conns), bad[:3]))
+    rc = sb.wait(max(0.1, 5.5 - (time.monotonic() - t0)))
+    dt = time.monotonic() - t0
+    if rc is None:
+        sb.kill()
+        fail("still running %.1f s after SIGTERM" % dt)
+    check(rc == 0, "exit code %r" % rc)
 
 
 @case("SIGPIPE: clients vanishing with unread replies don't kill it")

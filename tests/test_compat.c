@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <pwd.h>
 
 /* Not static, so no compiler can prove it NULL and warn about %s. */
 char		*test_compat_null;
@@ -224,8 +225,8 @@ test_snprintf(void)
 	FMT1("[  042]", "[%5.3d]", 42);
 	FMT1("[]", "[%.0d]", 0);
 	FMT1("[0]", "[%d]", 0);
-	FMT1("[-32768]", "[%hd]", -32768);
-	FMT1("[65535]", "[%hu]", 65535);
+	FMT1("[-32768]", "[%hd]", (short)-32768);
+	FMT1("[65535]", "[%hu]", (unsigned short)65535);
 	FMT1("[x]", "[%c]", 'x');
 	FMT1("[100%]", "[%d%%]", 100);
 	FMT1("[(null)]", "[%s]", test_compat_null);
@@ -478,6 +479,25 @@ child_setsid(void *arg)
 	return setsid() == getpid() ? 0 : 1;
 }
 
+/*
+ * initgroups as root must work; as anyone else it must fail (EPERM),
+ * not pretend.  In a child, so this process keeps its groups.
+ */
+static int
+child_initgroups(void *arg)
+{
+	struct passwd	*pw = getpwuid(geteuid());
+	int		 r;
+
+	(void)arg;
+	if (pw == NULL)
+		return 0;	/* no name to ask for: nothing to test */
+	r = initgroups(pw->pw_name, pw->pw_gid);
+	if (geteuid() == 0)
+		return r == 0 ? 0 : 1;
+	return r == -1 ? 0 : 1;
+}
+
 static void
 test_files(void)
 {
@@ -517,6 +537,7 @@ test_misc(void)
 	CHECK(seteuid(geteuid()) == 0);
 	CHECK(setegid(getegid()) == 0);
 	CHECK(in_child(child_setsid, NULL) == 0);
+	CHECK(in_child(child_initgroups, NULL) == 0);
 	CHECK((O_NOFOLLOW & O_CREAT) == 0 || O_NOFOLLOW == 0);	/* defined */
 }
 

@@ -126,10 +126,6 @@ class TestFailure(Exception):
     """A test's expectation was not met (the message says what and how)."""
 
 
-class _Skip(Exception):
-    pass
-
-
 _cases = []
 _failed = []            # (case name, message)
 _current = [None]       # name of the running case
@@ -204,8 +200,6 @@ def main(timeout=120):
         t0 = time.monotonic()
         try:
             fn()
-        except _Skip:
-            raise
         except TestFailure as e:
             _failed.append((name, str(e)))
             print("  error: %s" % e, flush=True)
@@ -844,3 +838,108 @@ def free_port():
     p = s.getsockname()[1]
     s.close()
     return p
+
+
+# ---------------------------------------------------------------- smtp/mbox
+# Helpers for the mail transfer tests (proto_smtp.py, proto_delivery.py,
+# interop_smtp.py).
+
+def smtp_cmd(c, line, want=None):
+    """Send one SMTP command, read its complete reply (list of lines).
+    If want is given, the LAST line must match it as a whole."""
+    if line is not None:
+        c.send(line)
+    r = c.smtp_reply()
+    if want is not None and not re.fullmatch(want, r[-1]):
+        fail("%r: expected /%s/, got %r" % (line, want, r))
+    return r
+
+
+def smtp_open(port, helo="client.example", ehlo=True, **kw):
+    """Connect, check the greeting, say EHLO (or HELO)."""
+    c = greet(port, "smtp", **kw)
+    smtp_cmd(c, "%s %s" % ("EHLO" if ehlo else "HELO", helo), r"250[ -].*")
+    return c
+
+
+def smtp_data(text):
+    """Message text (bytes or str, LF or CRLF line ends) as it goes on
+    the wire after DATA: CRLF line ends, dot-stuffed, ending .CRLF."""
+    if isinstance(text, str):
+        text = text.encode("latin-1")
+    text = text.replace(b"\r\n", b"\n")
+    out = []
+    lines = text.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    for ln in lines:
+        if ln.startswith(b"."):
+            ln = b"." + ln
+        out.append(ln + b"\r\n")
+    return b"".join(out) + b".\r\n"
+
+
+def smtp_send(port, sender, rcpts, text, helo="client.example",
+              want=r"250 2\.0\.0 .*"):
+    """One whole transaction on a fresh connection; every RCPT must be
+    accepted.  Returns the reply line after the final dot (it must match
+    want)."""
+    c = smtp_open(port, helo)
+    smtp_cmd(c, "MAIL FROM:<%s>" % sender, r"250 2\.1\.0 .*")
+    for r in rcpts:
+        smtp_cmd(c, "RCPT TO:<%s>" % r, r"250 2\.1\.5 .*")
+    smtp_cmd(c, "DATA", r"354 .*")
+    c.send_raw(smtp_data(text))
+    r = smtp_cmd(c, None, want)[-1]
+    c.quit("smtp")
+    return r
+
+
+def quiet_for(c, seconds):
+    """True if nothing at all arrives on c within seconds (the server
+    is holding back its reply); data that does arrive stays buffered."""
+    import select
+    if c.buf:
+        return False
+    r, _, _ = select.select([c.sock], [], [], seconds)
+    if not r:
+        return True
+    d = c.sock.recv(65536)
+    if not d:
+        c.eof = True
+    c.buf += d
+    return False
+
+
+FROM_LINE_RE = (br"From (\S+) (Mon|Tue|Wed|Thu|Fri|Sat|Sun) "
+                br"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+                br"[ 0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-6][0-9] [0-9]{4}")
+
+
+def mbox_split(data):
+    """Split mbox bytes into messages at From_ lines (at the start of the
+    file or after an empty line).  Returns a list of (from_line, text)
+    where text is everything after the From_ line up to the next
+    separator, including the message's trailing blank line."""
+    msgs = []
+    starts = []
+    pat = re.compile(br"(?:\A|(?<=\n\n))" + FROM_LINE_RE + br"\n")
+    for m in pat.finditer(data):
+        starts.append(m)
+    for i, m in enumerate(starts):
+        end = starts[i + 1].start() if i + 1 < len(starts) else len(data)
+        msgs.append((m.group(0)[:-1], data[m.end():end]))
+    return msgs
+
+
+def read_bytes(path):
+    """A file's contents, or None if it does not exist."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
+__all__ += ["smtp_cmd", "smtp_open", "smtp_data", "smtp_send", "quiet_for",
+            "FROM_LINE_RE", "mbox_split", "read_bytes", "register_process"]
