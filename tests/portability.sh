@@ -260,6 +260,7 @@ item_forced() {
 	have gcc || { missing forced gcc; return; }
 	have nm || { missing forced nm; return; }
 	post=check_forced
+	# ac_cv_func_epoll_create=no: the select() loop gets the full make check.
 	run_item forced "every compat replacement forced, gcc strict, make check" \
 	    full CC=gcc CFLAGS="$STRICT" \
 	    ac_cv_func_snprintf=no ac_cv_func_vsnprintf=no \
@@ -270,7 +271,8 @@ item_forced() {
 	    ac_cv_type_struct_sockaddr_storage=no ac_cv_func_lockf=no \
 	    ac_cv_func_fsync=no ac_cv_func_setsid=no ac_cv_func_seteuid=no \
 	    ac_cv_func_setegid=no ac_cv_func_strerror=no \
-	    ac_cv_func_initgroups=no ac_cv_have_decl_O_NOFOLLOW=no
+	    ac_cv_func_initgroups=no ac_cv_have_decl_O_NOFOLLOW=no \
+	    ac_cv_func_epoll_create=no
 }
 
 echo "portability: sources $PORT_TREE, builds in $PORT_DIR"
