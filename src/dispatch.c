@@ -84,6 +84,17 @@ settle(struct dispatch *d)
 	dispatch_free(d);
 }
 
+/* Is orig just user@hostname (or user)? Then orig_to says nothing new. */
+static int
+same_address(const char *orig, const char *user)
+{
+	size_t n = strlen(user);
+
+	return strncmp(orig, user, n) == 0 && (orig[n] == '\0' ||
+	    (orig[n] == '@' && ascii_casecmp(orig + n + 1,
+	    config->hostname) == 0));
+}
+
 static void
 settle_timer(void *arg)
 {
@@ -99,7 +110,7 @@ copy_done(void *arg, int status, const char *why)
 	cp->status = status;
 	strlcpy(cp->why, why, sizeof(cp->why));
 	if (status == DELIVER_OK) {
-		if (strcmp(cp->orig, cp->user) != 0)
+		if (!same_address(cp->orig, cp->user))
 			log_info("%s: to=<%s@%s>, orig_to=<%s>, relay=local, "
 			    "delay=%ld, status=sent", d->m->id, cp->user,
 			    config->hostname, cp->orig,

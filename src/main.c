@@ -241,7 +241,8 @@ name_mode(const char *argv0)
 	const char *name = strrchr(argv0, '/');
 
 	name = name != NULL ? name + 1 : argv0;
-	if (strcmp(name, "sendmail") == 0 ||
+	/* send-mail: what BSD mailwrapper(8) calls */
+	if (strcmp(name, "sendmail") == 0 || strcmp(name, "send-mail") == 0 ||
 	    strcmp(name, "yubin-sendmail") == 0)
 		return 'm';
 	if (strcmp(name, "mailq") == 0)

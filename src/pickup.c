@@ -84,9 +84,15 @@ maildrop_write(struct msg *m, const struct strlist *rcpts)
 			off += (size_t)n;
 	}
 	save = errno;
+	n = off < b.len ? -1 : 0;
 	buf_free(&b);
-	if (off < b.len || fsync(fd) < 0 || close(fd) < 0 ||
-	    rename(tmp, path) < 0) {
+	if (n < 0) {
+		close(fd);
+		(void)unlink(tmp);
+		errno = save != 0 ? save : EIO;
+		return -1;
+	}
+	if (fsync(fd) < 0 || close(fd) < 0 || rename(tmp, path) < 0) {
 		save = errno;
 		close(fd);
 		(void)unlink(tmp);
@@ -101,7 +107,11 @@ pickup_init(void)
 {
 	char path[1100];
 
-	if (drop_path(path, sizeof(path), "") < 0 || mkdirs(path, 01733) < 0)
+	/* The queue itself: others may pass through, not write. */
+	if (mkdirs(config->queue_dir, 0755) < 0 ||
+	    drop_path(path, sizeof(path), "") < 0)
+		return -1;
+	if (mkdir(path, 01733) < 0 && errno != EEXIST)
 		return -1;
 	/* mkdir's mode goes through the umask; this one must not. */
 	return chmod(path, 01733);

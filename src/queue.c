@@ -55,6 +55,9 @@ struct qdone {
 static struct qentry *inflight;
 static struct ev_timer run_timer;
 static int started;
+/* The next run takes every pending copy, backed off or not: a run asked
+ * for (SIGUSR1, sendmail -q) or the first one after a start. */
+static int forced;
 
 static int
 qpath(char *out, size_t len, const char *id, const char *suffix)
@@ -487,6 +490,26 @@ id_from_name(const char *name, const char *suffix, char *id, size_t len)
 	return 0;
 }
 
+/*
+ * A .msg without its .env is what a crash between the two writes leaves:
+ * the message was never accepted.  Remove it once it is surely not in
+ * the middle of being written (a day old).
+ */
+static void
+remove_stray(const char *id)
+{
+	char env[1100], msgp[1100];
+	struct stat st;
+
+	if (qpath(env, sizeof(env), id, ".env") < 0 ||
+	    qpath(msgp, sizeof(msgp), id, ".msg") < 0 ||
+	    stat(env, &st) == 0 || errno != ENOENT ||
+	    stat(msgp, &st) < 0 || time(NULL) - st.st_mtime < 86400)
+		return;
+	log_notice("%s: removing a queued text without envelope", id);
+	(void)unlink(msgp);
+}
+
 static void
 queue_run(void *arg)
 {
@@ -498,6 +521,9 @@ queue_run(void *arg)
 	DIR *dir;
 
 	(void)arg;
+	if (forced)
+		now = 0x7fffffffL;	/* everything is due */
+	forced = 0;
 	pickup_run();
 	if ((dir = opendir(config->queue_dir)) == NULL) {
 		warn("cannot read the queue %s: %s", config->queue_dir,
@@ -505,6 +531,10 @@ queue_run(void *arg)
 	} else {
 		while (started_now < QUEUE_RUN_MAX &&
 		    (de = readdir(dir)) != NULL) {
+			if (id_from_name(de->d_name, ".msg", id, sizeof(id)) == 0) {
+				remove_stray(id);
+				continue;
+			}
 			if (id_from_name(de->d_name, ".env", id, sizeof(id)) < 0 ||
 			    is_inflight(id) || (e = env_read(id)) == NULL)
 				continue;
@@ -532,6 +562,7 @@ queue_start(void)
 void
 queue_kick(void)
 {
+	forced = 1;
 	if (started && ev_timer_set(&run_timer, 0) < 0)
 		warn("cannot schedule a queue run");
 }
@@ -544,13 +575,19 @@ queue_list(FILE *out)
 	struct dirent *de;
 	struct stat st;
 	DIR *dir;
-	int i, n = 0;
+	int i, n = 0, unreadable = 0;
 
 	if ((dir = opendir(config->queue_dir)) == NULL)
 		return -1;
 	while ((de = readdir(dir)) != NULL) {
-		if (id_from_name(de->d_name, ".env", id, sizeof(id)) < 0 ||
-		    (e = env_read(id)) == NULL)
+		if (id_from_name(de->d_name, ".env", id, sizeof(id)) < 0)
+			continue;
+		if (qpath(path, sizeof(path), id, ".env") == 0 &&
+		    access(path, R_OK) < 0) {
+			unreadable++;
+			continue;
+		}
+		if ((e = env_read(id)) == NULL)
 			continue;
 		if (qpath(path, sizeof(path), id, ".msg") < 0 ||
 		    stat(path, &st) < 0)
@@ -574,6 +611,12 @@ queue_list(FILE *out)
 		entry_free(e);
 	}
 	closedir(dir);
+	if (unreadable > 0) {
+		fprintf(out, "%d queued message%s not readable by you "
+		    "(permission denied)\n", unreadable,
+		    unreadable == 1 ? "" : "s");
+		return n + unreadable;
+	}
 	if (n == 0)
 		fprintf(out, "Mail queue is empty\n");
 	else

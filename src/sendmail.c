@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "aliases.h"
 #include "buf.h"
 #include "conf.h"
@@ -90,50 +91,58 @@ optarg_of(char **argv, int *i, const char *rest)
 	return argv[++*i];
 }
 
-/* The flags sendmail takes, those mailx/cron/mutt pass included. */
+/*
+ * The flags sendmail takes, those mailx/cron/mutt pass included.  Flags
+ * without an argument may be clustered ("-ti"); a flag with one takes
+ * the rest of its word or the next word ("-fuser", "-f user").
+ */
 static int
 parse_opts(int argc, char **argv, struct opts *o)
 {
+	const char *a;
 	int i;
 
 	(void)argc;
 	for (i = 1; argv[i] != NULL && argv[i][0] == '-'; i++) {
-		const char *a = argv[i] + 1;
-
 		if (strcmp(argv[i], "--") == 0) {
 			i++;
 			break;
 		}
-		switch (*a) {
-		case 't': o->extract = 1; break;
-		case 'i': o->dot_ends = 0; break;
-		case 'v': o->verbose = 1; break;
-		case 'f': case 'r': o->sender = optarg_of(argv, &i, a + 1); break;
-		case 'F': o->fullname = optarg_of(argv, &i, a + 1); break;
-		case 'C': o->conffile = optarg_of(argv, &i, a + 1); break;
-		case 'S': o->sandbox = optarg_of(argv, &i, a + 1); break;
-		case 'q': o->mode = 'q'; break;		/* -q, -q30m */
-		case 'b':
-			if (strchr("mspiS", a[1]) == NULL || a[1] == '\0' ||
-			    a[2] != '\0')
+		for (a = argv[i] + 1; *a != '\0'; a++) {
+			switch (*a) {
+			case 't': o->extract = 1; continue;
+			case 'i': o->dot_ends = 0; continue;
+			case 'v': o->verbose = 1; continue;
+			case 'U': case 'G': case 'm': case 'n': case 'e':
+				continue;	/* accepted for compatibility */
+			case 'f': case 'r':
+				o->sender = optarg_of(argv, &i, a + 1);
+				break;
+			case 'F': o->fullname = optarg_of(argv, &i, a + 1); break;
+			case 'C': o->conffile = optarg_of(argv, &i, a + 1); break;
+			case 'S': o->sandbox = optarg_of(argv, &i, a + 1); break;
+			case 'q': o->mode = 'q'; break;	/* -q, -q30m */
+			case 'b':
+				if (a[1] == '\0' || strchr("mspi", a[1]) == NULL ||
+				    a[2] != '\0')
+					usage();
+				o->mode = a[1];
+				break;
+			case 'o':
+				/* -oi is -i; -oem -odi -odb -oQdir: accepted */
+				if (a[1] == 'i' && a[2] == '\0')
+					o->dot_ends = 0;
+				else if (a[1] == '\0')
+					(void)optarg_of(argv, &i, a + 1);
+				break;
+			case 'N': case 'R': case 'V': case 'B': case 'L':
+			case 'h': case 'O': case 'X':
+				(void)optarg_of(argv, &i, a + 1);	/* ignored */
+				break;
+			default:
 				usage();
-			o->mode = a[1] == 'S' ? 's' : a[1];
-			break;
-		case 'o':
-			/* -oi as -i; -oem -odi -odb -oQdir ... accepted */
-			if (a[1] == 'i' && a[2] == '\0')
-				o->dot_ends = 0;
-			else if (a[1] == '\0')
-				(void)optarg_of(argv, &i, a + 1);
-			break;
-		case 'N': case 'R': case 'V': case 'B': case 'L': case 'h':
-		case 'O': case 'X':
-			(void)optarg_of(argv, &i, a + 1);	/* ignored */
-			break;
-		case 'U': case 'G': case 'm': case 'n': case 'e':
-			break;		/* accepted for compatibility */
-		default:
-			usage();
+			}
+			break;		/* the rest of the word was an argument */
 		}
 	}
 	for (; argv[i] != NULL; i++)
@@ -151,6 +160,19 @@ login_name(void)
 	struct passwd *pw = getpwuid(getuid());
 
 	return pw != NULL ? pw->pw_name : "nobody";
+}
+
+/* Whether a is an address RFC 5321 would take in a path. */
+static int
+address_ok(const char *a)
+{
+	char path[MSG_ADDR_MAX + 2];
+	const char *end;
+	struct addr p;
+
+	if (snprintf(path, sizeof(path), "<%s>", a) >= (int)sizeof(path))
+		return 0;
+	return addr_parse_path(path, &p, &end, 0) == 0 && *end == '\0';
 }
 
 /* "user" -> "user@hostname"; addresses with a domain stay as they are. */
@@ -484,64 +506,84 @@ send_text(FILE *out, const struct buf *data)
 }
 
 /*
- * Returns EX_OK, EX_TEMPFAIL (no daemon, or it said 4xx: the caller
- * tries the maildrop), or a permanent error already reported.
+ * Hand m to the daemon.  Recipients it could not take now (no daemon, a
+ * 4xx, a lost connection) are added to later, for the maildrop.  Returns
+ * EX_OK, EX_NOUSER (some recipients refused for good: reported), or
+ * EX_DATAERR (the sender or the message refused for good: reported).
  */
 static int
-submit_smtp(const struct opts *o, struct msg *m, const struct strlist *r)
+submit_smtp(const struct opts *o, struct msg *m, const struct strlist *r,
+    struct strlist *later)
 {
+	struct strlist acc;
 	char text[1024];
 	FILE *in, *out;
-	int fd, code, i, ok = 0, ret = EX_TEMPFAIL;
+	int fd, code, i, ret = EX_OK;
 
+	memset(&acc, 0, sizeof(acc));
+	alarm(SUBMIT_TIMEOUT);
 	if ((fd = daemon_connect()) < 0)
-		return EX_TEMPFAIL;
+		goto all_later;
 	if ((in = fdopen(fd, "r")) == NULL ||
 	    (out = fdopen(dup(fd), "w")) == NULL) {
 		close(fd);
-		return EX_TEMPFAIL;
+		goto all_later;
 	}
 	if (read_reply(in, text, sizeof(text), o->verbose) != 220 ||
 	    command(out, in, text, sizeof(text), o->verbose, "EHLO %s",
-	    "localhost") != 250 ||
-	    command(out, in, text, sizeof(text), o->verbose, "MAIL FROM:<%s>",
-	    m->sender) != 250)
-		goto done;
+	    "localhost") != 250)
+		goto quit_all_later;
+	code = command(out, in, text, sizeof(text), o->verbose,
+	    "MAIL FROM:<%s>", m->sender);
+	if (code >= 500) {
+		fprintf(stderr, "%s: sender <%s> refused: %s", progname,
+		    m->sender, text);
+		ret = EX_DATAERR;
+		goto quit;
+	}
+	if (code != 250)
+		goto quit_all_later;
 	for (i = 0; i < r->n; i++) {
 		code = command(out, in, text, sizeof(text), o->verbose,
 		    "RCPT TO:<%s>", r->v[i]);
 		if (code == 250 || code == 251)
-			ok++;
+			strlist_add(&acc, r->v[i]);
 		else if (code >= 500) {
 			fprintf(stderr, "%s: %s... %s", progname, r->v[i], text);
 			ret = EX_NOUSER;
 		} else if (code < 0)
-			goto done;
-		else {
-			ret = EX_TEMPFAIL;	/* 4xx: all to the maildrop */
-			goto done;
-		}
+			goto quit_all_later;	/* what was accepted too */
+		else
+			strlist_add(later, r->v[i]);	/* 4xx: this one later */
 	}
-	if (ok == 0)
-		goto done;
-	if (command(out, in, text, sizeof(text), o->verbose, "DATA%s", "") !=
-	    354 || send_text(out, &m->data) < 0)
-		goto done;
-	code = read_reply(in, text, sizeof(text), o->verbose);
-	if (code == 250)
-		ret = ret == EX_NOUSER ? EX_NOUSER : EX_OK;
-	else if (code >= 500) {
+	if (acc.n == 0)
+		goto quit;
+	code = command(out, in, text, sizeof(text), o->verbose, "DATA%s", "");
+	if (code == 354 && send_text(out, &m->data) == 0)
+		code = read_reply(in, text, sizeof(text), o->verbose);
+	if (code >= 500) {
 		fprintf(stderr, "%s: message refused: %s", progname, text);
 		ret = EX_DATAERR;
-	}
-done:
+	} else if (code != 250)
+		for (i = 0; i < acc.n; i++)	/* not taken: all later */
+			strlist_add(later, acc.v[i]);
+quit:
 	fputs("QUIT\r\n", out);
 	fclose(out);
 	fclose(in);
-	/* Some recipients refused, the rest accepted: report, not retry. */
-	if (ret == EX_NOUSER && ok > 0)
-		return EX_NOUSER;
+	strlist_free(&acc);
+	alarm(0);
 	return ret;
+quit_all_later:
+	fputs("QUIT\r\n", out);
+	fclose(out);
+	fclose(in);
+all_later:
+	for (i = 0; i < r->n; i++)
+		strlist_add(later, r->v[i]);
+	strlist_free(&acc);
+	alarm(0);
+	return EX_OK;
 }
 
 /* --- the modes --- */
@@ -551,7 +593,7 @@ mode_deliver(struct opts *o)
 {
 	struct hdrinfo h;
 	struct buf in;
-	struct strlist all;
+	struct strlist all, later;
 	char addr[MSG_ADDR_MAX];
 	struct msg *m;
 	int i, r;
@@ -562,9 +604,15 @@ mode_deliver(struct opts *o)
 	if (o->sender != NULL && (strcmp(o->sender, "<>") == 0 ||
 	    o->sender[0] == '\0'))
 		m->sender[0] = '\0';
-	else
+	else {
 		qualify(o->sender != NULL ? o->sender : login_name(),
 		    m->sender, sizeof(m->sender));
+		if (!address_ok(m->sender)) {
+			fprintf(stderr, "%s: bad sender address: %s\n",
+			    progname, m->sender);
+			return EX_USAGE;
+		}
+	}
 	buf_init(&in, 0);
 	memset(&h, 0, sizeof(h));
 	memset(&all, 0, sizeof(all));
@@ -572,21 +620,24 @@ mode_deliver(struct opts *o)
 	    (r = build_message(o, &in, m->sender, &h, m)) != 0)
 		return r;
 	/* Postfix's way: -t adds the header recipients to the others. */
-	for (i = 0; i < o->rcpts.n; i++) {
-		qualify(o->rcpts.v[i], addr, sizeof(addr));
-		strlist_add(&all, addr);
-	}
-	for (i = 0; i < h.extracted.n; i++) {
-		qualify(h.extracted.v[i], addr, sizeof(addr));
+	for (i = 0; i < o->rcpts.n + h.extracted.n; i++) {
+		qualify(i < o->rcpts.n ? o->rcpts.v[i] :
+		    h.extracted.v[i - o->rcpts.n], addr, sizeof(addr));
+		if (!address_ok(addr)) {
+			fprintf(stderr, "%s: bad recipient address: %s\n",
+			    progname, addr);
+			return EX_USAGE;
+		}
 		strlist_add(&all, addr);
 	}
 	if (all.n == 0) {
 		fprintf(stderr, "%s: no recipients\n", progname);
 		return EX_USAGE;
 	}
-	r = submit_smtp(o, m, &all);
-	if (r == EX_TEMPFAIL) {
-		if (maildrop_write(m, &all) < 0) {
+	memset(&later, 0, sizeof(later));
+	r = submit_smtp(o, m, &all, &later);
+	if (later.n > 0) {
+		if (maildrop_write(m, &later) < 0) {
 			fprintf(stderr, "%s: yubind is not running and the "
 			    "maildrop %s/%s cannot take the message: %s\n",
 			    progname, config->queue_dir, MAILDROP_DIR,
@@ -594,9 +645,9 @@ mode_deliver(struct opts *o)
 			return EX_TEMPFAIL;
 		}
 		if (o->verbose)
-			fprintf(stderr, "%s: queued as %s for yubind\n",
-			    progname, m->id);
-		r = EX_OK;
+			fprintf(stderr, "%s: %d recipient%s left for yubind in "
+			    "the maildrop as %s\n", progname, later.n,
+			    later.n == 1 ? "" : "s", m->id);
 	}
 	return r;
 }
@@ -736,8 +787,9 @@ sendmail_main(int argc, char **argv, int mode)
 	if (load_config(&o) < 0)
 		return EX_CONFIG;
 	log_set_level(LOG_WARNING);
+	/* Only the dialogue with the daemon is timed: reading the message
+	 * takes as long as the program writing it (cron) takes. */
 	signal(SIGALRM, on_alarm);
-	alarm(SUBMIT_TIMEOUT);
 	switch (o.mode) {
 	case 'p':
 		r = queue_list(stdout) < 0 ? EX_NOPERM : EX_OK;
@@ -750,7 +802,6 @@ sendmail_main(int argc, char **argv, int mode)
 	case 'q':
 		return mode_queue_run();
 	case 's':
-		alarm(0);
 		return mode_smtp();
 	default:
 		return mode_deliver(&o);

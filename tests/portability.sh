@@ -15,13 +15,13 @@
 #   CI         "true": a missing compiler is a FAIL, not a SKIP (CI
 #              installs them all, see .ci/run)
 #
-# Items: gcc clang pcc tcc musl m32 sparc64 forced.
+# Items: gcc clang pcc tcc musl m32 sparc64 forced noipv6.
 # Exit status: 0 if no item failed.
 
 MAKE=${MAKE:-make}
 PORT_DIR=${PORT_DIR:-`pwd`/port}
 JOBS=${PORT_JOBS:--j2}
-ITEMS=${PORT_ONLY:-"gcc clang pcc tcc musl m32 sparc64 forced"}
+ITEMS=${PORT_ONLY:-"gcc clang pcc tcc musl m32 sparc64 forced noipv6"}
 STRICT="-std=c89 -pedantic -Wall -Wextra -Werror -O2"
 # Long enough for a full "make check"; a hung test must not hang CI.
 ITEM_TIMEOUT=${PORT_TIMEOUT:-600}
@@ -275,13 +275,21 @@ item_forced() {
 	    ac_cv_func_epoll_create=no
 }
 
+# A system without IPv6 (struct sockaddr_in6 / AF_INET6): DESIGN.md
+# wants IPv6 "where present", so the IPv4-only paths must build and pass.
+item_noipv6() {
+	have gcc || { missing noipv6 gcc; return; }
+	run_item noipv6 "no IPv6 (forced), gcc strict, unit tests" unit \
+	    CC=gcc CFLAGS="$STRICT" ac_cv_type_struct_sockaddr_in6=no
+}
+
 echo "portability: sources $PORT_TREE, builds in $PORT_DIR"
 start=`date +%s`
 for item in $ITEMS; do
 	post=
 	LOG_COMPILER=
 	case $item in
-	gcc|clang|pcc|tcc|musl|m32|sparc64|forced) item_$item ;;
+	gcc|clang|pcc|tcc|musl|m32|sparc64|forced|noipv6) item_$item ;;
 	*) result "$item" FAIL "no such item" ;;
 	esac
 done

@@ -943,3 +943,17 @@ def read_bytes(path):
 
 __all__ += ["smtp_cmd", "smtp_open", "smtp_data", "smtp_send", "quiet_for",
             "FROM_LINE_RE", "mbox_split", "read_bytes", "register_process"]
+
+
+def shared_sandbox(**kw):
+    """A Sandbox (same arguments) that lives for the whole script, not
+    just the running case: main() does not kill it after the case that
+    started it (it is still stopped at exit).  For cases that build on
+    what earlier cases delivered."""
+    s = Sandbox(**kw)
+    if s in _case_sandboxes:
+        _case_sandboxes.remove(s)
+    return s
+
+
+__all__.append("shared_sandbox")
