@@ -25,5 +25,6 @@ if ! command -v "$PYTHON" >/dev/null 2>&1; then
 	exit 1
 fi
 
+sh "$here/smtp.sh" || echo "bench/run.sh: bench/smtp.sh failed" >&2
 echo "== idle connections: $YUBIND"
 exec "$PYTHON" "$here/idle.py" "$@"
