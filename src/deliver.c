@@ -25,6 +25,7 @@
 #include "ev.h"
 #include "lock.h"
 #include "log.h"
+#include "mailbox.h"
 #include "mbox.h"
 #include "util.h"
 
@@ -198,6 +199,11 @@ lock(struct writer *w, struct lockstate *ls)
 
 	ls->fd = -1;
 	ls->dot = ls->kern = 0;
+	/* One of our sessions has it: wait, as for any other locker (our
+	 * own lockf would succeed, and closing our descriptor would drop
+	 * the session's lock). */
+	if (mailbox_held(w->u.spool))
+		return LOCK_BUSY;
 	if (config->lock_methods & LOCK_DOTLOCK) {
 		r = dotlock_try(w->u.spool, config->lock_stale);
 		if (r != LOCK_OK)
@@ -220,6 +226,12 @@ lock(struct writer *w, struct lockstate *ls)
 			return r;
 		}
 		ls->kern = 1;
+	}
+	/* A rewrite cut short by a crash is undone before we append. */
+	if (mailbox_recover(ls->fd, w->u.spool) < 0) {
+		unlock(w, ls);
+		errno = EAGAIN;
+		return LOCK_FAIL;
 	}
 	return LOCK_OK;
 }

@@ -18,6 +18,11 @@
 #include "log.h"
 
 static const char *log_ident = "yubind";
+static long log_pid;
+/* The time stamp of the current second: localtime() re-reads the zone
+ * file on every call on some systems, and a busy server logs a lot. */
+static time_t stamp_time = (time_t)-1;
+static char stamp_text[64];
 static int log_where = LOG_TO_STDERR;
 static FILE *log_fp;
 static int log_max = LOG_INFO;
@@ -35,6 +40,7 @@ log_open(const char *ident, int where, const char *file)
 {
 	log_close();
 	log_ident = ident;
+	log_pid = (long)getpid();	/* again after a fork: daemon mode */
 	log_where = where;
 	if (where & LOG_TO_SYSLOG)
 		openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
@@ -88,7 +94,7 @@ log_level_name(int level)
 static void
 log_write(int prio, const char *fmt, va_list ap)
 {
-	char line[2048], stamp[64];
+	char line[2048];
 	time_t now;
 	size_t i;
 	int r;
@@ -104,16 +110,21 @@ log_write(int prio, const char *fmt, va_list ap)
 	if (log_where & LOG_TO_SYSLOG)
 		syslog(prio, "%s", line);
 	if (log_where & (LOG_TO_STDERR | LOG_TO_FILE)) {
+		if (log_pid == 0)
+			log_pid = (long)getpid();
 		now = time(NULL);
-		if (strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S",
-		    localtime(&now)) == 0)
-			stamp[0] = '\0';
+		if (now != stamp_time) {
+			stamp_time = now;
+			if (strftime(stamp_text, sizeof(stamp_text),
+			    "%Y-%m-%d %H:%M:%S", localtime(&now)) == 0)
+				stamp_text[0] = '\0';
+		}
 		if (log_where & LOG_TO_STDERR)
-			fprintf(stderr, "%s %s[%ld]: %s\n", stamp, log_ident,
-			    (long)getpid(), line);
+			fprintf(stderr, "%s %s[%ld]: %s\n", stamp_text,
+			    log_ident, log_pid, line);
 		if (log_fp != NULL) {
-			fprintf(log_fp, "%s %s[%ld]: %s\n", stamp, log_ident,
-			    (long)getpid(), line);
+			fprintf(log_fp, "%s %s[%ld]: %s\n", stamp_text,
+			    log_ident, log_pid, line);
 			fflush(log_fp);
 		}
 	}

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "conf.h"
 #include "conn.h"
 #include "daemon.h"
@@ -43,7 +44,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: yubind [-F] [-f conffile] [-S dir] "
-	    "[-i smtp|submission|pop3|imap] [-n] [-t] [-V]\n");
+	    "[-i smtp|submission|pop3|imap] [-n] [-t] [-V]\n"
+	    "       yubind -P [-S dir] [-d] [user]\n");
 	exit(64);	/* EX_USAGE */
 }
 
@@ -249,6 +251,8 @@ name_mode(const char *argv0)
 		return 'p';
 	if (strcmp(name, "newaliases") == 0)
 		return 'i';
+	if (strcmp(name, "yubin-passwd") == 0)
+		return 'P';
 	return 0;
 }
 
@@ -258,11 +262,25 @@ main(int argc, char **argv)
 	const char *conffile = NULL;
 	int opt, foreground = 0, check = 0, print = 0, detach;
 
+	/*
+	 * Installed setuid root (only for yubin-passwd, as popauth was), the
+	 * binary is a user's tool: every other mode gives root up at once.
+	 */
+	if (name_mode(argv[0]) != 'P' && geteuid() != getuid() &&
+	    setuid(getuid()) < 0)
+		return 1;
 	switch (name_mode(argv[0])) {
 	case 'm':
 	case 'p':
 	case 'i':
 		return sendmail_main(argc, argv, name_mode(argv[0]));
+	case 'P':
+		return passwd_main(argc, argv);
+	}
+	/* yubind -P USER: the same as yubin-passwd USER */
+	if (argc >= 2 && strcmp(argv[1], "-P") == 0) {
+		argv[1] = argv[0];
+		return passwd_main(argc - 1, argv + 1);
 	}
 	log_open("yubind", LOG_TO_STDERR, NULL);
 	while ((opt = getopt(argc, argv, "f:FS:i:ntV")) != -1) {

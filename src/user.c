@@ -63,6 +63,7 @@ passwd_load(void)
 		return -1;
 	if (pw_text != NULL && strcmp(pw_path, config->passwd_file) == 0 &&
 	    st.st_size == pw_st.st_size && st.st_mtime == pw_st.st_mtime &&
+	    st.st_ctime == pw_st.st_ctime &&
 	    st.st_ino == pw_st.st_ino && st.st_dev == pw_st.st_dev)
 		return 0;
 	if (!S_ISREG(st.st_mode) || (unsigned long)st.st_size > PASSWD_MAX) {

@@ -1,0 +1,1026 @@
+/*
+ * mailbox.c - open mailboxes: locking, indexing in steps, streaming in
+ * POP3 form, and the crash-safe rewrite (see mailbox.h).
+ *
+ * The rewrite (DESIGN.md): everything from the first message that
+ * changes to the end of the file is first copied to a recovery file next
+ * to the mailbox ("." USER ".yubin-recover"), fsynced, and only then
+ * made visible under its final name.  The mailbox is then rewritten in
+ * place from that copy, truncated and fsynced, and the recovery file is
+ * removed.  Whoever next locks the mailbox and finds a recovery file
+ * puts the saved bytes back: a kill -9 at any moment leaves either the
+ * old mailbox or the new one, never a mixture, nothing lost or doubled.
+ */
+#include "yubin.h"
+
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "conn.h"
+#include "ev.h"
+#include "lock.h"
+#include "log.h"
+#include "mailbox.h"
+#include "mbox.h"
+#include "msg.h"
+#include "util.h"
+
+#define STEP_BYTES	(256UL * 1024UL)	/* I/O per loop turn */
+#define LOCK_WAIT_MS	10000UL		/* then [IN-USE] */
+#define HDR_MAX		(256UL * 1024UL)	/* a header we rewrite */
+
+enum mb_state { MB_LOCKING, MB_READING, MB_OPEN, MB_COMMIT, MB_DEAD };
+
+struct mailbox {
+	struct mailbox		*next;		/* all open mailboxes */
+	enum mb_state		state;
+	struct user		u;
+	char			path[512];
+	int			fd;		/* the one descriptor */
+	int			dot, kern;	/* locks held */
+	int			missing;	/* no file yet: empty */
+	off_t			size;		/* when locked and read */
+	struct mb_msg		*msgs;
+	int			n, cap;
+	unsigned long		uidvalidity, uidnext;
+	int			base_dirty;	/* X-IMAPbase to (re)write */
+	/* stepping */
+	struct ev_timer		timer;
+	unsigned long		since;
+	struct mboxp		*parser;
+	off_t			pos;
+	struct buf		win;
+	mailbox_open_fn		*open_fn;
+	mailbox_done_fn		*done_fn;
+	void			*arg;
+	/* commit */
+	int			rfd;		/* recovery file */
+	int			first;		/* first message rewritten */
+	off_t			start;		/* its offset */
+	off_t			wpos;		/* where the rewrite writes */
+	int			cur;		/* message being written */
+	int			cphase;		/* 0 head, 1 body, 2 gap */
+	off_t			bpos;		/* body bytes written */
+	int			first_kept;
+	off_t			base_off;	/* X-IMAPbase of message 1 */
+	unsigned long		base_len;
+	unsigned long		file_validity;	/* as the file had it */
+	off_t			pseudo_end;	/* UW's pseudo-message, if any */
+	char			rpath[600];
+};
+
+static struct mailbox *open_boxes;
+
+static void mb_step(void *arg);
+
+int
+mailbox_held(const char *path)
+{
+	struct mailbox *mb;
+
+	for (mb = open_boxes; mb != NULL; mb = mb->next)
+		if (mb->state != MB_DEAD && strcmp(mb->path, path) == 0)
+			return 1;
+	return 0;
+}
+
+int
+mailbox_count(const struct mailbox *mb)
+{
+	return mb->n;
+}
+
+struct mb_msg *
+mailbox_msg(struct mailbox *mb, int i)
+{
+	return i >= 0 && i < mb->n ? &mb->msgs[i] : NULL;
+}
+
+unsigned long
+mailbox_uidvalidity(const struct mailbox *mb)
+{
+	return mb->uidvalidity;
+}
+
+static int
+recover_path(struct mailbox *mb)
+{
+	const char *slash = strrchr(mb->path, '/');
+	int r;
+
+	if (slash == NULL)
+		return -1;
+	r = snprintf(mb->rpath, sizeof(mb->rpath), "%.*s/.%s.yubin-recover",
+	    (int)(slash - mb->path), mb->path, slash + 1);
+	return (r < 0 || (size_t)r >= sizeof(mb->rpath)) ? -1 : 0;
+}
+
+static void
+unlock_all(struct mailbox *mb)
+{
+	if (mb->kern)
+		kernel_lock_release(mb->fd, config->lock_methods);
+	if (mb->fd >= 0)
+		close(mb->fd);
+	if (mb->dot)
+		dotlock_release(mb->path);
+	mb->fd = -1;
+	mb->dot = mb->kern = 0;
+}
+
+static void
+mb_free(struct mailbox *mb)
+{
+	struct mailbox **pp;
+	int i;
+
+	for (pp = &open_boxes; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == mb) {
+			*pp = mb->next;
+			break;
+		}
+	unlock_all(mb);
+	if (mb->rfd >= 0)
+		close(mb->rfd);
+	ev_timer_del(&mb->timer);
+	if (mb->parser != NULL)
+		mboxp_free(mb->parser);
+	buf_free(&mb->win);
+	for (i = 0; i < mb->n; i++) {
+		free(mb->msgs[i].uidl);
+		free(mb->msgs[i].keywords);
+	}
+	free(mb->msgs);
+	free(mb);
+}
+
+/* Report the end of an open; the mailbox stays only on success. */
+static void
+open_done(struct mailbox *mb, int status)
+{
+	mailbox_open_fn *fn = mb->open_fn;
+	void *arg = mb->arg;
+
+	mb->open_fn = NULL;
+	if (status == MB_OK) {
+		mb->state = MB_OPEN;
+		fn(arg, MB_OK, mb);
+		return;
+	}
+	mb_free(mb);
+	fn(arg, status, NULL);
+}
+
+/* --- locking --- */
+
+/* One attempt at every lock, in the one order; LOCK_* result. */
+static int
+try_lock(struct mailbox *mb)
+{
+	struct stat st;
+	int r;
+
+	if ((config->lock_methods & LOCK_DOTLOCK) && !mb->dot) {
+		r = dotlock_try(mb->path, config->lock_stale);
+		if (r != LOCK_OK)
+			return r;
+		mb->dot = 1;
+	}
+	if (mb->fd < 0 && (mb->fd = mbox_open(&mb->u, mb->path, 0)) < 0) {
+		if (errno != ENOENT)
+			return LOCK_FAIL;
+		mb->missing = 1;	/* empty; the dotlock keeps it so */
+		return LOCK_OK;
+	}
+	if ((config->lock_methods & (LOCK_LOCKF | LOCK_FLOCK)) && !mb->kern) {
+		r = kernel_lock_try(mb->fd, config->lock_methods);
+		if (r != LOCK_OK)
+			return r;
+		mb->kern = 1;
+	}
+	if (fstat(mb->fd, &st) < 0)
+		return LOCK_FAIL;
+	mb->size = st.st_size;
+	return LOCK_OK;
+}
+
+static void
+start_reading(struct mailbox *mb)
+{
+	if (!mb->missing && mailbox_recover(mb->fd, mb->path) < 0) {
+		open_done(mb, MB_FAIL);
+		return;
+	}
+	if (!mb->missing) {
+		struct stat st;
+
+		if (fstat(mb->fd, &st) < 0) {
+			open_done(mb, MB_FAIL);
+			return;
+		}
+		mb->size = st.st_size;
+	}
+	mb->state = MB_READING;
+	mb->pos = 0;
+	(void)ev_timer_set(&mb->timer, 0);
+}
+
+static void
+lock_step(struct mailbox *mb)
+{
+	int r = try_lock(mb);
+
+	if (r == LOCK_OK) {
+		start_reading(mb);
+		return;
+	}
+	/* Nothing half-held while we wait: the others may need it. */
+	unlock_all(mb);
+	if (r == LOCK_FAIL) {
+		warn("%s: cannot open or lock: %s", mb->path, strerror(errno));
+		open_done(mb, MB_FAIL);
+	} else if (now_ms() - mb->since >= LOCK_WAIT_MS)
+		open_done(mb, MB_INUSE);
+	else if (ev_timer_set(&mb->timer, 500) < 0)
+		open_done(mb, MB_FAIL);
+}
+
+struct mailbox *
+mailbox_open(const struct user *u, const char *path, mailbox_open_fn *fn,
+    void *arg)
+{
+	struct mailbox *mb;
+
+	if (mailbox_held(path)) {
+		errno = EBUSY;
+		return NULL;
+	}
+	if ((mb = malloc(sizeof(*mb))) == NULL)
+		return NULL;
+	memset(mb, 0, sizeof(*mb));
+	mb->u = *u;
+	if (strlcpy(mb->path, path, sizeof(mb->path)) >= sizeof(mb->path) ||
+	    recover_path(mb) < 0) {
+		free(mb);
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	mb->fd = mb->rfd = -1;
+	mb->open_fn = fn;
+	mb->arg = arg;
+	mb->state = MB_LOCKING;
+	mb->since = now_ms();
+	buf_init(&mb->win, 0);
+	ev_timer_init(&mb->timer, mb_step, mb);
+	mb->next = open_boxes;
+	open_boxes = mb;
+	if (ev_timer_set(&mb->timer, 0) < 0) {
+		mb_free(mb);
+		return NULL;
+	}
+	return mb;
+}
+
+/* --- reading the index --- */
+
+static long
+peek(void *arg, off_t off, char *buf, size_t len)
+{
+	struct mailbox *mb = arg;
+	ssize_t n;
+
+	if (lseek(mb->fd, off, SEEK_SET) < 0)
+		return -1;
+	n = read(mb->fd, buf, len);
+	return (long)n;
+}
+
+static int
+add_msg(void *arg, const struct mbox_msg *m)
+{
+	struct mailbox *mb = arg;
+	struct mb_msg *x, *nv;
+	int ncap;
+
+	/* UW's pseudo-message carries the folder's UIDVALIDITY and UIDNEXT
+	 * (in X-IMAP:); it is never shown, and is not written back: our
+	 * X-IMAPbase in the first real message takes its place. */
+	if (m->pseudo) {
+		if (mb->uidvalidity == 0) {
+			mb->uidvalidity = m->uidvalidity;
+			mb->uidnext = m->uidnext;
+			mb->pseudo_end = m->end;
+			mb->base_dirty = 1;
+		}
+		return 0;
+	}
+	if (mb->n == 0 && mb->uidvalidity == 0 &&
+	    (m->uidvalidity != 0 || m->uidnext != 0)) {
+		mb->uidvalidity = mb->file_validity = m->uidvalidity;
+		mb->uidnext = m->uidnext;
+		mb->base_off = m->ximapbase.off;
+		mb->base_len = m->ximapbase.len;
+	}
+	if (mb->n == mb->cap) {
+		ncap = mb->cap ? mb->cap * 2 : 64;
+		nv = realloc(mb->msgs, (size_t)ncap * sizeof(*nv));
+		if (nv == NULL)
+			return -1;
+		mb->msgs = nv;
+		mb->cap = ncap;
+	}
+	x = &mb->msgs[mb->n];
+	memset(x, 0, sizeof(*x));
+	x->from = m->from;
+	x->hdr = m->hdr;
+	x->body = m->body;
+	x->end = m->end;
+	x->hdr_lines = m->hdr_lines;
+	x->body_lines = m->body_lines;
+	x->meta_bytes = m->meta_bytes;
+	x->meta_lines = m->meta_lines;
+	x->size = (unsigned long)(m->end - m->hdr) + m->hdr_lines +
+	    m->body_lines - m->meta_bytes - m->meta_lines;
+	x->uid = m->uid;
+	x->flags = m->flags;
+	if ((m->uidl[0] != '\0' && (x->uidl = malloc(strlen(m->uidl) + 1)) ==
+	    NULL) || (m->keywords[0] != '\0' &&
+	    (x->keywords = malloc(strlen(m->keywords) + 1)) == NULL)) {
+		free(x->uidl);
+		return -1;
+	}
+	if (x->uidl != NULL)
+		strcpy(x->uidl, m->uidl);
+	if (x->keywords != NULL)
+		strcpy(x->keywords, m->keywords);
+	mb->n++;
+	return 0;
+}
+
+/*
+ * UIDs (RFC 3501 2.3.1.1): kept when the file has a UIDVALIDITY and
+ * they ascend below UIDNEXT; anything else gets a new one.  Without any
+ * UIDVALIDITY the old X-UIDs mean nothing and all are numbered anew.
+ */
+static void
+assign_uids(struct mailbox *mb)
+{
+	unsigned long last = 0;
+	int i;
+
+	if (mb->uidvalidity == 0) {
+		mb->uidvalidity = (unsigned long)time(NULL);
+		mb->uidnext = 1;
+		mb->base_dirty = 1;
+		for (i = 0; i < mb->n; i++)
+			mb->msgs[i].uid = 0;
+	}
+	if (mb->uidnext == 0)
+		mb->uidnext = 1;
+	for (i = 0; i < mb->n; i++) {
+		struct mb_msg *m = &mb->msgs[i];
+
+		if (m->uid > last && m->uid < mb->uidnext) {
+			last = m->uid;
+			continue;
+		}
+		if (m->uid >= mb->uidnext && m->uid > last) {
+			/* a higher UID than the base knows: trust the file */
+			last = m->uid;
+			mb->uidnext = m->uid + 1;
+			mb->base_dirty = 1;
+			continue;
+		}
+		m->uid = mb->uidnext++;
+		m->uid_new = 1;
+		last = m->uid;
+		mb->base_dirty = 1;
+	}
+}
+
+static void
+read_step(struct mailbox *mb)
+{
+	char *p;
+	ssize_t n;
+	long used;
+
+	if (mb->missing) {
+		assign_uids(mb);
+		open_done(mb, MB_OK);
+		return;
+	}
+	if (mb->parser == NULL &&
+	    (mb->parser = mboxp_new(mb->size, peek, add_msg, mb)) == NULL) {
+		open_done(mb, MB_FAIL);
+		return;
+	}
+	/* One bounded read per loop turn: others are served in between. */
+	if ((p = buf_reserve(&mb->win, STEP_BYTES)) == NULL ||
+	    lseek(mb->fd, mb->pos + (off_t)buf_used(&mb->win), SEEK_SET) < 0 ||
+	    (n = read(mb->fd, p, STEP_BYTES)) < 0) {
+		open_done(mb, MB_FAIL);
+		return;
+	}
+	buf_commit(&mb->win, (size_t)n);
+	used = mboxp_feed(mb->parser, mb->pos, buf_ptr(&mb->win),
+	    buf_used(&mb->win));
+	if (used < 0) {
+		warn("%s: not an mbox file, or out of memory", mb->path);
+		open_done(mb, MB_FAIL);
+		return;
+	}
+	mb->pos += used;
+	buf_consume(&mb->win, (size_t)used);
+	if (n == 0 || mb->pos >= mb->size) {
+		if (mboxp_feed(mb->parser, mb->pos, "", 0) < 0) {
+			open_done(mb, MB_FAIL);
+			return;
+		}
+		mboxp_free(mb->parser);
+		mb->parser = NULL;
+		buf_free(&mb->win);
+		assign_uids(mb);
+		open_done(mb, MB_OK);
+		return;
+	}
+	(void)ev_timer_set(&mb->timer, 0);
+}
+
+/* --- sending a message as POP3 wants it --- */
+
+struct pop3_stream {
+	struct mailbox		*mb;
+	int			i;
+	int			phase;		/* 0 header, 1 body, 2 end */
+	off_t			pos;
+	long			lines;		/* body lines left, -1 all */
+	int			bol;
+	mailbox_done_fn		*done;
+	void			*arg;
+};
+
+static char scratch[STREAM_CHUNK];
+
+/* Append p[0..n) with LF -> CRLF and dot-stuffing (RFC 1939 3). */
+static int
+put_lines(struct pop3_stream *st, struct buf *out, const char *p, size_t n)
+{
+	const char *end = p + n, *nl;
+
+	while (p < end && st->lines != 0) {
+		if (st->bol && *p == '.' && buf_append(out, ".", 1) < 0)
+			return -1;
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL) {
+			st->bol = 0;
+			return buf_append(out, p, (size_t)(end - p));
+		}
+		if (buf_append(out, p, (size_t)(nl - p)) < 0 ||
+		    buf_append(out, "\r\n", 2) < 0)
+			return -1;
+		st->bol = 1;
+		if (st->lines > 0 && st->phase == 1)
+			st->lines--;
+		p = nl + 1;
+	}
+	return 0;
+}
+
+/* The header without our metadata lines (and their continuations). */
+static int
+put_header(struct pop3_stream *st, struct buf *out, const struct mb_msg *m)
+{
+	size_t len = (size_t)(m->body - m->hdr), i, n;
+	int skip = 0;
+	char *h;
+
+	if (len > HDR_MAX)
+		h = NULL;
+	else if ((h = malloc(len + 1)) == NULL)
+		return -1;
+	if (h == NULL) {
+		/* A giant header is sent as it is (rare; sizes may differ). */
+		st->pos = m->hdr;
+		st->phase = 1;
+		st->lines = -1;
+		return 0;
+	}
+	if (lseek(st->mb->fd, m->hdr, SEEK_SET) < 0 ||
+	    read(st->mb->fd, h, len) != (ssize_t)len) {
+		free(h);
+		return -1;
+	}
+	for (i = 0; i < len; i += n) {
+		const char *nl = memchr(h + i, '\n', len - i);
+
+		n = nl != NULL ? (size_t)(nl - (h + i)) + 1 : len - i;
+		if (h[i] != ' ' && h[i] != '\t')
+			skip = n > 1 && msg_header_is_ours(h + i, n);
+		if (!skip && put_lines(st, out, h + i, n) < 0) {
+			free(h);
+			return -1;
+		}
+	}
+	free(h);
+	return 0;
+}
+
+static int
+pop3_fill(void *arg, struct buf *out)
+{
+	struct pop3_stream *st = arg;
+	const struct mb_msg *m = &st->mb->msgs[st->i];
+	long lines = st->lines;
+	size_t want;
+	ssize_t n;
+
+	if (st->phase == 0) {
+		st->lines = -1;
+		st->bol = 1;
+		if (put_header(st, out, m) < 0)
+			return -1;
+		if (st->phase == 0) {
+			st->phase = 1;
+			st->pos = m->body;
+			st->lines = lines;
+		}
+		return 1;
+	}
+	if (st->phase == 1) {
+		want = (size_t)(m->end - st->pos);
+		if (want > sizeof(scratch))
+			want = sizeof(scratch);
+		if (want > 0 && st->lines != 0) {
+			if (lseek(st->mb->fd, st->pos, SEEK_SET) < 0 ||
+			    (n = read(st->mb->fd, scratch, want)) <= 0)
+				return -1;	/* the file shrank under us */
+			st->pos += n;
+			if (put_lines(st, out, scratch, (size_t)n) < 0)
+				return -1;
+			return 1;
+		}
+		/* a last line without LF still ends in CRLF on the wire */
+		if (!st->bol && buf_append(out, "\r\n", 2) < 0)
+			return -1;
+		st->phase = 2;
+	}
+	return buf_append(out, ".\r\n", 3) < 0 ? -1 : 0;
+}
+
+static void
+pop3_done(void *arg, int ok)
+{
+	struct pop3_stream *st = arg;
+
+	if (st->done != NULL)
+		st->done(st->arg, ok);
+	free(st);
+}
+
+int
+mailbox_send_pop3(struct mailbox *mb, struct conn *c, int i, long lines,
+    mailbox_done_fn *done, void *arg)
+{
+	struct pop3_stream *st;
+
+	if (i < 0 || i >= mb->n || (st = malloc(sizeof(*st))) == NULL)
+		return -1;
+	memset(st, 0, sizeof(*st));
+	st->mb = mb;
+	st->i = i;
+	st->lines = lines;
+	st->done = done;
+	st->arg = arg;
+	conn_stream(c, pop3_fill, pop3_done, st);
+	return 0;
+}
+
+/* --- recovery --- */
+
+#define RECOVER_MAGIC	"yubin-recover 1 "
+
+static int
+rpath_of(const char *path, char *out, size_t len)
+{
+	const char *slash = strrchr(path, '/');
+	int r;
+
+	if (slash == NULL)
+		return -1;
+	r = snprintf(out, len, "%.*s/.%s.yubin-recover",
+	    (int)(slash - path), path, slash + 1);
+	return (r < 0 || (size_t)r >= len) ? -1 : 0;
+}
+
+static int
+copy_range(int from, off_t foff, int to, off_t toff, off_t len)
+{
+	ssize_t n;
+	size_t want;
+
+	while (len > 0) {
+		want = len < (off_t)sizeof(scratch) ? (size_t)len :
+		    sizeof(scratch);
+		if (lseek(from, foff, SEEK_SET) < 0 ||
+		    (n = read(from, scratch, want)) <= 0 ||
+		    lseek(to, toff, SEEK_SET) < 0 ||
+		    write(to, scratch, (size_t)n) != n)
+			return -1;
+		foff += n;
+		toff += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Put saved bytes back: the state before the interrupted rewrite. */
+int
+mailbox_recover(int fd, const char *path)
+{
+	char rpath[600], head[64];
+	unsigned long start, size;
+	struct stat st;
+	ssize_t n;
+	char *sp;
+	int rfd;
+
+	if (rpath_of(path, rpath, sizeof(rpath)) < 0)
+		return -1;
+	if ((rfd = open(rpath, O_RDONLY | O_NOFOLLOW, 0)) < 0)
+		return errno == ENOENT ? 0 : -1;
+	memset(head, 0, sizeof(head));
+	n = read(rfd, head, sizeof(head) - 1);
+	sp = n > 0 ? strchr(head, '\n') : NULL;
+	if (sp == NULL || strncmp(head, RECOVER_MAGIC, 16) != 0 ||
+	    sscanf(head + 16, "%lu %lu", &start, &size) != 2 ||
+	    fstat(rfd, &st) < 0 || start > size ||
+	    (unsigned long)st.st_size != (unsigned long)(sp - head + 1) +
+	    (size - start)) {
+		warn("%s: damaged recovery file; left for the administrator",
+		    rpath);
+		close(rfd);
+		return -1;
+	}
+	warn("%s: an interrupted rewrite is rolled back from %s", path, rpath);
+	if (copy_range(rfd, (off_t)(sp - head + 1), fd, (off_t)start,
+	    (off_t)(size - start)) < 0 || ftruncate(fd, (off_t)size) < 0 ||
+	    fsync(fd) < 0) {
+		warn("%s: rollback failed: %s", path, strerror(errno));
+		close(rfd);
+		return -1;
+	}
+	close(rfd);
+	if (unlink(rpath) < 0)
+		warn("cannot remove %s: %s", rpath, strerror(errno));
+	return 0;
+}
+
+/* --- the commit --- */
+
+static int
+needs_rewrite(const struct mb_msg *m)
+{
+	return m->deleted || m->uid_new || m->changed;
+}
+
+/* Save [start, size) to the recovery file, durably, under its name. */
+static int
+save_tail(struct mailbox *mb)
+{
+	char tmp[620], head[64];
+	int fd, len;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", mb->rpath) >= (int)sizeof(tmp))
+		return -1;
+	len = snprintf(head, sizeof(head), RECOVER_MAGIC "%lu %lu\n",
+	    (unsigned long)mb->start, (unsigned long)mb->size);
+	(void)unlink(tmp);
+	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -1;
+	if (write(fd, head, (size_t)len) != len ||
+	    copy_range(mb->fd, mb->start, fd, (off_t)len,
+	    mb->size - mb->start) < 0 || fsync(fd) < 0 ||
+	    rename(tmp, mb->rpath) < 0) {
+		int save = errno;
+
+		close(fd);
+		(void)unlink(tmp);
+		errno = save;
+		return -1;
+	}
+	mb->rfd = fd;
+	/* the saved bytes start after the head line */
+	mb->pos = (off_t)len;
+	return 0;
+}
+
+/* Our metadata lines for m (DESIGN.md; Dovecot's and UW's names). */
+static int
+put_meta(struct mailbox *mb, struct buf *b, const struct mb_msg *m,
+    int first_kept)
+{
+	int e = 0;
+
+	if (first_kept)
+		e |= buf_printf(b, "X-IMAPbase: %lu %010lu\n", mb->uidvalidity,
+		    mb->uidnext);
+	if (m->flags & (MF_SEEN | MF_OLD))
+		e |= buf_printf(b, "Status: %s%s\n",
+		    (m->flags & MF_SEEN) ? "R" : "", (m->flags & MF_OLD) ? "O" : "");
+	if (m->flags & (MF_ANSWERED | MF_FLAGGED | MF_DRAFT | MF_DELETED))
+		e |= buf_printf(b, "X-Status: %s%s%s%s\n",
+		    (m->flags & MF_ANSWERED) ? "A" : "",
+		    (m->flags & MF_FLAGGED) ? "F" : "",
+		    (m->flags & MF_DRAFT) ? "T" : "",
+		    (m->flags & MF_DELETED) ? "D" : "");
+	if (m->keywords != NULL)
+		e |= buf_printf(b, "X-Keywords: %s\n", m->keywords);
+	if (m->uidl != NULL)
+		e |= buf_printf(b, "X-UIDL: %s\n", m->uidl);
+	/* The body may hold unquoted From_ lines (mail.local): its length
+	 * keeps it whole for every reader that honours it. */
+	e |= buf_printf(b, "Content-Length: %lu\n",
+	    (unsigned long)(m->end - m->body));
+	e |= buf_printf(b, "X-UID: %lu\n", m->uid);
+	return e ? -1 : 0;
+}
+
+/* Offset in the recovery file of the mailbox byte at off. */
+#define SAVED(mb, off)	((mb)->pos + ((off) - (mb)->start))
+
+/* The From_ line and the new header of message cur, into b. */
+static int
+build_head(struct mailbox *mb, const struct mb_msg *m, struct buf *b)
+{
+	size_t flen = (size_t)(m->hdr - m->from);
+	size_t hlen = (size_t)(m->body - m->hdr), i, n;
+	int skip = 0;
+	char *h;
+
+	if (flen + hlen > HDR_MAX || (h = malloc(flen + hlen + 1)) == NULL)
+		return -1;
+	if (lseek(mb->rfd, SAVED(mb, m->from), SEEK_SET) < 0 ||
+	    read(mb->rfd, h, flen + hlen) != (ssize_t)(flen + hlen) ||
+	    buf_append(b, h, flen) < 0) {
+		free(h);
+		return -1;
+	}
+	for (i = flen; i < flen + hlen; i += n) {
+		const char *nl = memchr(h + i, '\n', flen + hlen - i);
+
+		n = nl != NULL ? (size_t)(nl - (h + i)) + 1 : flen + hlen - i;
+		if (h[i] == '\n' && n == 1)
+			break;			/* the blank line: ours go first */
+		if (h[i] != ' ' && h[i] != '\t')
+			skip = msg_header_is_ours(h + i, n);
+		if (!skip && buf_append(b, h + i, n) < 0) {
+			free(h);
+			return -1;
+		}
+	}
+	free(h);
+	if (b->len > 0 && b->data[b->len - 1] != '\n' &&
+	    buf_append(b, "\n", 1) < 0)
+		return -1;
+	if (put_meta(mb, b, m, mb->cur == mb->first_kept) < 0 ||
+	    buf_append(b, "\n", 1) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+put_at(struct mailbox *mb, const char *p, size_t n)
+{
+	if (lseek(mb->fd, mb->wpos, SEEK_SET) < 0 ||
+	    write(mb->fd, p, n) != (ssize_t)n)
+		return -1;
+	mb->wpos += (off_t)n;
+	return 0;
+}
+
+/* One bounded piece of the rewrite; 1 more to do, 0 done, -1 error. */
+static int
+rewrite_piece(struct mailbox *mb)
+{
+	struct mb_msg *m;
+	struct buf b;
+	off_t left;
+	size_t want;
+	int r;
+
+	while (mb->cur < mb->n && mb->msgs[mb->cur].deleted)
+		mb->cur++;
+	if (mb->cur >= mb->n)
+		return 0;
+	m = &mb->msgs[mb->cur];
+	switch (mb->cphase) {
+	case 0:
+		buf_init(&b, 0);
+		r = build_head(mb, m, &b) == 0 && put_at(mb, b.data, b.len) == 0;
+		buf_free(&b);
+		if (!r)
+			return -1;
+		mb->cphase = 1;
+		mb->bpos = 0;
+		return 1;
+	case 1:
+		left = (m->end - m->body) - mb->bpos;
+		want = left < (off_t)STEP_BYTES ? (size_t)left : STEP_BYTES;
+		if (want > 0) {
+			if (copy_range(mb->rfd, SAVED(mb, m->body + mb->bpos),
+			    mb->fd, mb->wpos, (off_t)want) < 0)
+				return -1;
+			mb->wpos += (off_t)want;
+			mb->bpos += (off_t)want;
+			return 1;
+		}
+		mb->cphase = 2;
+		return 1;
+	default:
+		/* the blank line that separates messages (RFC 4155) */
+		if (put_at(mb, "\n", 1) < 0)
+			return -1;
+		mb->cphase = 0;
+		mb->cur++;
+		return 1;
+	}
+}
+
+static void
+commit_done(struct mailbox *mb, int ok)
+{
+	mailbox_done_fn *fn = mb->done_fn;
+	void *arg = mb->arg;
+
+	if (!ok && mb->rfd >= 0 && mailbox_recover(mb->fd, mb->path) < 0)
+		warn("%s: left as it was before the rewrite, with %s",
+		    mb->path, mb->rpath);
+	mb->state = MB_DEAD;
+	mb_free(mb);
+	if (fn != NULL)
+		fn(arg, ok);
+}
+
+/*
+ * X-IMAPbase of an untouched first message is updated where it stands
+ * when the new line fits in the old one (padded with spaces): a new UID
+ * at the end of a large mailbox must not rewrite the whole file.
+ */
+static int
+base_in_place(struct mailbox *mb)
+{
+	char line[128];
+	int n;
+
+	if (mb->n == 0 || mb->first_kept != 0 || needs_rewrite(&mb->msgs[0]) ||
+	    mb->base_off <= 0 || mb->file_validity != mb->uidvalidity)
+		return 0;
+	n = snprintf(line, sizeof(line), "X-IMAPbase: %lu %010lu",
+	    mb->uidvalidity, mb->uidnext);
+	if (n < 0 || (size_t)n + 1 > mb->base_len || mb->base_len >= sizeof(line))
+		return 0;
+	memset(line + n, ' ', mb->base_len - 1 - (size_t)n);
+	line[mb->base_len - 1] = '\n';
+	if (lseek(mb->fd, mb->base_off, SEEK_SET) < 0 ||
+	    write(mb->fd, line, mb->base_len) != (ssize_t)mb->base_len)
+		return -1;
+	return 1;
+}
+
+static void
+commit_step(struct mailbox *mb)
+{
+	int r, steps;
+
+	if (mb->rfd < 0) {		/* first step: save what will move */
+		if (save_tail(mb) < 0) {
+			warn("%s: cannot save %s: %s", mb->path, mb->rpath,
+			    strerror(errno));
+			commit_done(mb, 0);
+			return;
+		}
+		mb->wpos = mb->start;
+		mb->cur = mb->first;
+		(void)ev_timer_set(&mb->timer, 0);
+		return;
+	}
+	for (steps = 0; steps < 8; steps++)
+		if ((r = rewrite_piece(mb)) <= 0)
+			break;
+	if (r < 0) {
+		warn("%s: rewrite failed: %s; rolling back", mb->path,
+		    strerror(errno));
+		commit_done(mb, 0);
+		return;
+	}
+	if (r > 0) {
+		(void)ev_timer_set(&mb->timer, 0);
+		return;
+	}
+	if (ftruncate(mb->fd, mb->wpos) < 0 || fsync(mb->fd) < 0) {
+		warn("%s: cannot finish the rewrite: %s", mb->path,
+		    strerror(errno));
+		commit_done(mb, 0);
+		return;
+	}
+	/* The new mailbox is durable: the saved copy may go. */
+	close(mb->rfd);
+	mb->rfd = -1;
+	if (unlink(mb->rpath) < 0)
+		warn("cannot remove %s: %s", mb->rpath, strerror(errno));
+	commit_done(mb, 1);
+}
+
+int
+mailbox_commit(struct mailbox *mb, mailbox_done_fn *done, void *arg)
+{
+	int i;
+
+	mb->done_fn = done;
+	mb->arg = arg;
+	mb->state = MB_COMMIT;
+	for (mb->first_kept = 0; mb->first_kept < mb->n &&
+	    mb->msgs[mb->first_kept].deleted; mb->first_kept++)
+		;
+	for (mb->first = 0; mb->first < mb->n &&
+	    !needs_rewrite(&mb->msgs[mb->first]); mb->first++)
+		;
+	if (mb->missing || mb->n == 0) {
+		(void)ev_timer_set(&mb->timer, 0);	/* nothing to write */
+		mb->first = -1;
+		return 0;
+	}
+	if (mb->base_dirty && (i = base_in_place(mb)) <= 0) {
+		if (i < 0) {
+			mb->first = -2;		/* report the failure */
+			(void)ev_timer_set(&mb->timer, 0);
+			return 0;
+		}
+		mb->first = 0;		/* the base moves with message 1 */
+	}
+	if (mb->pseudo_end > 0)
+		mb->first = 0;		/* UW's pseudo-message goes too */
+	if (mb->first >= mb->n) {
+		mb->first = mb->base_dirty && fsync(mb->fd) < 0 ? -2 : -1;
+	} else
+		mb->start = mb->pseudo_end > 0 ? 0 : mb->msgs[mb->first].from;
+	(void)ev_timer_set(&mb->timer, 0);
+	return 0;
+}
+
+void
+mailbox_cancel(struct mailbox *mb)
+{
+	/* An open in progress, or an open mailbox the session leaves
+	 * without an update: new UIDs are still kept (RFC 1939 forbids
+	 * only the deletions), so UIDLs stay what the client saw. */
+	if (mb->state == MB_COMMIT) {
+		mb->done_fn = NULL;	/* a rewrite is finished, not cut */
+		return;
+	}
+	if (mb->state == MB_OPEN) {
+		int i;
+
+		for (i = 0; i < mb->n; i++)
+			mb->msgs[i].deleted = 0;
+		(void)mailbox_commit(mb, NULL, NULL);
+		return;
+	}
+	mb->open_fn = NULL;
+	mb->state = MB_DEAD;
+	mb_free(mb);
+}
+
+static void
+mb_step(void *arg)
+{
+	struct mailbox *mb = arg;
+
+	switch (mb->state) {
+	case MB_LOCKING:
+		lock_step(mb);
+		break;
+	case MB_READING:
+		read_step(mb);
+		break;
+	case MB_COMMIT:
+		if (mb->first < 0)
+			commit_done(mb, mb->first == -1);
+		else
+			commit_step(mb);
+		break;
+	default:
+		break;
+	}
+}
