@@ -71,6 +71,7 @@ struct mailbox {
 	int			cphase;		/* 0 head, 1 body, 2 gap */
 	off_t			bpos;		/* body bytes written */
 	int			first_kept;
+	int			saving;		/* copying to the recovery file */
 	off_t			base_off;	/* X-IMAPbase of message 1 */
 	unsigned long		base_len;
 	unsigned long		file_validity;	/* as the file had it */
@@ -693,9 +694,14 @@ needs_rewrite(const struct mb_msg *m)
 	return m->deleted || m->uid_new || m->changed;
 }
 
-/* Save [start, size) to the recovery file, durably, under its name. */
+/*
+ * Saving [start, size) to the recovery file, in steps: begin writes the
+ * head line to a temporary name, each step copies a bounded piece, and
+ * the last one fsyncs and gives the file its real name (only a complete
+ * copy ever has that name).
+ */
 static int
-save_tail(struct mailbox *mb)
+save_begin(struct mailbox *mb)
 {
 	char tmp[620], head[64];
 	int fd, len;
@@ -708,21 +714,48 @@ save_tail(struct mailbox *mb)
 	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -1;
-	if (write(fd, head, (size_t)len) != len ||
-	    copy_range(mb->fd, mb->start, fd, (off_t)len,
-	    mb->size - mb->start) < 0 || fsync(fd) < 0 ||
-	    rename(tmp, mb->rpath) < 0) {
-		int save = errno;
-
+	if (write(fd, head, (size_t)len) != len) {
 		close(fd);
 		(void)unlink(tmp);
-		errno = save;
 		return -1;
 	}
 	mb->rfd = fd;
-	/* the saved bytes start after the head line */
-	mb->pos = (off_t)len;
+	mb->pos = (off_t)len;		/* the saved bytes start here */
+	mb->bpos = 0;			/* bytes copied so far */
+	mb->saving = 1;
 	return 0;
+}
+
+/* 1: more to copy, 0: saved and named, -1: failed (errno). */
+static int
+save_step(struct mailbox *mb)
+{
+	char tmp[620];
+	off_t left = (mb->size - mb->start) - mb->bpos;
+	off_t piece = left < (off_t)(4 * STEP_BYTES) ? left :
+	    (off_t)(4 * STEP_BYTES);
+	int save;
+
+	if (piece > 0) {
+		if (copy_range(mb->fd, mb->start + mb->bpos, mb->rfd,
+		    mb->pos + mb->bpos, piece) < 0)
+			goto fail;
+		mb->bpos += piece;
+		return 1;
+	}
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", mb->rpath) >= (int)sizeof(tmp)
+	    || fsync(mb->rfd) < 0 || rename(tmp, mb->rpath) < 0)
+		goto fail;
+	mb->saving = 0;
+	return 0;
+fail:
+	save = errno;
+	close(mb->rfd);
+	mb->rfd = -1;
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", mb->rpath) < (int)sizeof(tmp))
+		(void)unlink(tmp);
+	errno = save;
+	return -1;
 }
 
 /* Our metadata lines for m (DESIGN.md; Dovecot's and UW's names). */
@@ -903,15 +936,22 @@ commit_step(struct mailbox *mb)
 {
 	int r, steps;
 
-	if (mb->rfd < 0) {		/* first step: save what will move */
-		if (save_tail(mb) < 0) {
+	if (mb->rfd < 0 || mb->saving) {	/* first: save what will move */
+		if (mb->rfd < 0)
+			r = save_begin(mb) < 0 ? -1 : 1;
+		else
+			r = save_step(mb);
+		if (r < 0) {
 			warn("%s: cannot save %s: %s", mb->path, mb->rpath,
 			    strerror(errno));
 			commit_done(mb, 0);
 			return;
 		}
-		mb->wpos = mb->start;
-		mb->cur = mb->first;
+		if (r == 0) {
+			mb->wpos = mb->start;
+			mb->cur = mb->first;
+			mb->cphase = 0;
+		}
 		(void)ev_timer_set(&mb->timer, 0);
 		return;
 	}
