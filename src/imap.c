@@ -133,6 +133,8 @@ imap_line(void *arg, char *line, size_t len)
 	line[tlen] = '\0';
 	if (memchr(line + tlen + 1, '\0', len - tlen - 1) != NULL) {
 		s->nbad++;
+		log_notice("imap[%lu] %s: NUL character in a command",
+		    s->c->id, s->c->peer);
 		conn_printf(s->c, "%s BAD NUL character in command\r\n", line);
 		return;
 	}
@@ -168,6 +170,8 @@ imap_overlong(void *arg)
 	struct imap_sess *s = arg;
 
 	s->nbad++;
+	log_notice("imap[%lu] %s: command line over %d octets", s->c->id,
+	    s->c->peer, IMAP_LINE_MAX);
 	conn_puts(s->c, "* BAD Line too long\r\n");
 }
 

@@ -684,6 +684,8 @@ pop3_line(void *arg, char *line, size_t len)
 	if (memchr(line, '\0', len) != NULL) {
 		if (s->state == P_SASL)
 			set_state(s, P_AUTH);
+		log_notice("pop3[%lu] %s: NUL character in a command", s->c->id,
+		    s->c->peer);
 		err(s, "NUL character in command");
 		return;
 	}
@@ -725,6 +727,8 @@ pop3_overlong(void *arg)
 
 	if (s->state == P_SASL)
 		set_state(s, P_AUTH);
+	log_notice("pop3[%lu] %s: command line over %d octets", s->c->id,
+	    s->c->peer, POP3_LINE_MAX);
 	err(s, "Line too long");
 }
 

@@ -472,17 +472,27 @@ data_end(struct smtp_sess *s)
 {
 	if (s->too_big == 2)
 		error(s, "451 4.3.0 Out of memory, try again later");
-	else if (s->too_big)
+	else if (s->too_big) {
+		log_notice("%s[%lu] %s: message over %lu octets refused",
+		    s->c->proto->name, s->c->id, s->c->peer,
+		    config->message_size_limit);
 		error(s, "552 5.3.4 Message size exceeds fixed maximum message "
 		    "size");
-	else if (s->long_line)
+	} else if (s->long_line) {
+		log_notice("%s[%lu] %s: message with a line over 1000 octets "
+		    "refused", s->c->proto->name, s->c->id, s->c->peer);
 		error(s, "554 5.6.0 Message has a line longer than 1000 octets "
 		    "(RFC 5321 4.5.3.1.6)");
-	else if (s->has_nul)
+	} else if (s->has_nul) {
+		log_notice("%s[%lu] %s: message with NUL characters refused",
+		    s->c->proto->name, s->c->id, s->c->peer);
 		error(s, "554 5.6.0 Message contains NUL characters");
-	else if (s->hops > SMTP_HOPS_MAX)
+	} else if (s->hops > SMTP_HOPS_MAX) {
+		log_notice("%s[%lu] %s: message with %d Received: lines refused "
+		    "(mail loop?)", s->c->proto->name, s->c->id, s->c->peer,
+		    s->hops);
 		error(s, "554 5.4.6 Too many hops: mail loop?");
-	else {
+	} else {
 		start_delivery(s);
 		return;
 	}
@@ -520,6 +530,8 @@ smtp_command(struct smtp_sess *s, char *line, size_t len)
 
 	s->ncmds++;
 	if (memchr(line, '\0', len) != NULL) {
+		log_notice("%s[%lu] %s: NUL character in a command",
+		    s->c->proto->name, s->c->id, s->c->peer);
 		error(s, "500 5.5.2 NUL character in command");
 		return;
 	}
@@ -581,6 +593,8 @@ smtp_overlong(void *arg)
 		s->long_line = 1;
 		return;
 	}
+	log_notice("%s[%lu] %s: command line over %d octets",
+	    s->c->proto->name, s->c->id, s->c->peer, SMTP_LINE_MAX);
 	error(s, "500 5.5.2 Line too long");
 }
 
