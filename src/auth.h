@@ -27,6 +27,8 @@ int auth_apop(const char *name, const char *stamp, const char *digest,
 /* CRAM-MD5: digest is HMAC-MD5(secret, challenge) in hex (RFC 2195). */
 int auth_cram(const char *name, const char *challenge, const char *digest,
     struct user *u);
+/* Overwrite a secret so that it does not linger in memory. */
+void auth_wipe(void *p, size_t n);
 /* Compare two strings in time independent of where they differ. */
 int auth_equal(const char *a, const char *b);
 
