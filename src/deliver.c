@@ -142,6 +142,17 @@ deliver_mbox(const struct user *u, struct msg *m, const char *rcpt,
 	return 0;
 }
 
+void
+deliver_kick(const char *path)
+{
+	struct writer *w;
+
+	for (w = writers; w != NULL; w = w->next)
+		if (strcmp(w->u.spool, path) == 0 && w->jobs != NULL &&
+		    ev_timer_set(&w->timer, 0) < 0)
+			warn("%s: cannot schedule delivery", path);
+}
+
 int
 deliver_pending(void)
 {

@@ -26,6 +26,9 @@ typedef void deliver_done_fn(void *arg, int status, const char *why);
  */
 int deliver_mbox(const struct user *u, struct msg *m, const char *rcpt,
     deliver_done_fn *done, void *arg);
+/* The mailbox at path was just released by one of our sessions: copies
+ * waiting for it go now rather than at their next retry. */
+void deliver_kick(const char *path);
 /* Copies still waiting for a mailbox (for shutdown). */
 int deliver_pending(void);
 

@@ -26,6 +26,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "conn.h"
+#include "deliver.h"
 #include "ev.h"
 #include "lock.h"
 #include "log.h"
@@ -150,6 +151,8 @@ mb_free(struct mailbox *mb)
 			break;
 		}
 	unlock_all(mb);
+	/* Deliveries that waited for this session may go now. */
+	deliver_kick(mb->path);
 	if (mb->rfd >= 0)
 		close(mb->rfd);
 	ev_timer_del(&mb->timer);
