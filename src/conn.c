@@ -396,6 +396,11 @@ conn_flush(struct conn *c)
 			c->fill = NULL;
 			if (c->done != NULL)
 				c->done(c->fill_arg, r == 0);
+			/* Commands pipelined behind the stream wait in the
+			 * input buffer; nothing new may arrive to wake them. */
+			if (buf_used(&c->in) > 0 && !(c->flags & CONN_DEAD) &&
+			    ev_timer_set(&c->kick, 0) < 0)
+				conn_abort(c, "out of memory");
 			if (r < 0) {
 				conn_abort(c, "stream failed");
 				return;

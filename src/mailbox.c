@@ -436,8 +436,9 @@ read_step(struct mailbox *mb)
 		return;
 	}
 	buf_commit(&mb->win, (size_t)n);
-	used = mboxp_feed(mb->parser, mb->pos, buf_ptr(&mb->win),
-	    buf_used(&mb->win));
+	/* len 0 means end of file to the parser: never feed it by accident */
+	used = buf_used(&mb->win) == 0 ? 0 : mboxp_feed(mb->parser, mb->pos,
+	    buf_ptr(&mb->win), buf_used(&mb->win));
 	if (used < 0) {
 		warn("%s: not an mbox file, or out of memory", mb->path);
 		open_done(mb, MB_FAIL);

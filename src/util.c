@@ -31,7 +31,8 @@ parse_ulong_n(const char *s, size_t len, unsigned long max,
 		if (s[i] < '0' || s[i] > '9')
 			return -1;
 		d = (unsigned)(s[i] - '0');
-		if (v > (max - d) / 10)
+		/* d > max first: max - d would wrap around */
+		if (d > max || v > (max - d) / 10)
 			return -1;
 		v = v * 10 + d;
 	}

@@ -18,6 +18,11 @@ test_parse_ulong(void)
 	CHECK(parse_ulong("4294967297", 4294967295UL, &v) < 0);
 	CHECK(parse_ulong("11", 10, &v) < 0);
 	CHECK(parse_ulong("10", 10, &v) == 0 && v == 10);
+	/* a digit bigger than max must not wrap max - d around */
+	CHECK(parse_ulong("3", 2, &v) < 0);
+	CHECK(parse_ulong("1", 0, &v) < 0);
+	CHECK(parse_ulong("9", 8, &v) < 0);
+	CHECK(parse_ulong("0", 0, &v) == 0 && v == 0);
 	CHECK(parse_ulong("", 10, &v) < 0);
 	CHECK(parse_ulong("-1", 10, &v) < 0);
 	CHECK(parse_ulong("+1", 10, &v) < 0);

@@ -957,3 +957,273 @@ def shared_sandbox(**kw):
 
 
 __all__.append("shared_sandbox")
+
+
+# ---------------------------------------------------------------- pop3
+# Helpers for the POP3 tests (proto_pop3.py, proto_pop3_crash.py,
+# interop_pop3.py): commands and multi-line replies, the mbox text a
+# test writes into a spool, and what POP3 must send for it.
+
+POP3_OK = r"\+OK( .*)?"
+POP3_ERR = r"-ERR( .*)?"
+#: the mailbox metadata headers a POP3 client never sees (DESIGN.md)
+POP3_META = (b"status", b"x-status", b"x-keywords", b"x-uid", b"x-imap",
+             b"x-imapbase", b"x-uidl", b"content-length")
+POP3_LOGIN_RE = r"\+OK %s has ([0-9]+) messages? \(([0-9]+) octets\)"
+
+
+def pop3_cmd(c, line, want=POP3_OK, timeout=None):
+    """Send one command (unless line is None), read ONE reply line that
+    must match want; returns the line (str, no CRLF)."""
+    if line is not None:
+        c.send(line)
+    return c.expect(want, timeout).group(0)
+
+
+def pop3_read_multi(c, timeout=None):
+    """Read the data of a multi-line reply (after its first line) up to
+    the terminating ".": returns the raw bytes as sent (CRLF lines,
+    still dot-stuffed, without the final .CRLF).  Fast for big bodies."""
+    deadline = time.monotonic() + (timeout or c.timeout)
+    buf = bytearray(c.buf)
+    c.buf = b""
+    pos = 0
+    while True:
+        if buf.startswith(b".\r\n"):
+            end, after = 0, 3
+            break
+        i = buf.find(b"\r\n.\r\n", pos)
+        if i >= 0:
+            end, after = i + 2, i + 5
+            break
+        pos = max(0, len(buf) - 4)
+        if c.eof:
+            fail("connection closed inside a multi-line reply after %d "
+                 "bytes (tail %r)" % (len(buf), bytes(buf[-200:])))
+        try:
+            d = c._fill(deadline)
+        except socket.timeout:
+            fail("multi-line reply not complete within %.0f s (%d bytes, "
+                 "tail %r)" % (timeout or c.timeout, len(buf),
+                               bytes(buf[-200:])))
+        buf += d
+    data = bytes(buf[:end])
+    c.buf = bytes(buf[after:])
+    if VERBOSE:
+        print("  S: <%d bytes of multi-line data>" % len(data))
+    return data
+
+
+def pop3_unstuff(data):
+    """Check that data is CRLF lines only (no bare LF or CR) and remove
+    the byte-stuffing: returns the message as the server means it."""
+    if data.count(b"\n") != data.count(b"\r\n"):
+        fail("bare LF in multi-line reply data (%d LF, %d CRLF)" %
+             (data.count(b"\n"), data.count(b"\r\n")))
+    if data.count(b"\r") != data.count(b"\r\n"):
+        fail("bare CR in multi-line reply data")
+    if data and not data.endswith(b"\r\n"):
+        fail("multi-line data does not end with CRLF: %r" % data[-50:])
+    out = []
+    for ln in data.split(b"\r\n")[:-1]:
+        if ln.startswith(b"."):
+            ln = ln[1:]
+        out.append(ln + b"\r\n")
+    return b"".join(out)
+
+
+def pop3_multi(c, line, want=POP3_OK, timeout=None):
+    """A command with a multi-line reply: returns (first line, [data
+    lines as str, unstuffed, without CRLF])."""
+    first = pop3_cmd(c, line, want, timeout)
+    data = pop3_unstuff(pop3_read_multi(c, timeout))
+    return first, [ln.decode("latin-1") for ln in data.split(b"\r\n")[:-1]]
+
+
+def pop3_retr(c, n, top=None, timeout=None):
+    """RETR n (or TOP n top): returns (octets announced by RETR or None
+    for TOP, message bytes with CRLF, unstuffed)."""
+    if top is None:
+        c.send("RETR %s" % n)
+        size = int(c.expect(r"\+OK ([0-9]+) octets( .*)?",
+                            timeout).group(1))
+    else:
+        pop3_cmd(c, "TOP %s %s" % (n, top), POP3_OK, timeout)
+        size = None
+    return size, pop3_unstuff(pop3_read_multi(c, timeout))
+
+
+def pop3_stamp(greeting):
+    """The APOP timestamp <...> of a greeting line."""
+    m = re.search(r"<[^<>]*>", greeting)
+    if not m:
+        fail("no <timestamp> in the greeting %r" % greeting)
+    return m.group(0)
+
+
+def apop_digest(stamp, secret):
+    import hashlib
+    return hashlib.md5((stamp + secret).encode("latin-1")).hexdigest()
+
+
+def cram_md5_response(user, secret, challenge_b64):
+    """The base64 response to an AUTH CRAM-MD5 challenge (RFC 2195)."""
+    import base64
+    import hmac
+    ch = base64.b64decode(challenge_b64)
+    dig = hmac.new(secret.encode("latin-1"), ch, "md5").hexdigest()
+    return base64.b64encode(("%s %s" % (user, dig)).encode()).decode()
+
+
+def pop3_greet(port, **kw):
+    """Connect; returns (client, greeting line)."""
+    c = Client(port, **kw)
+    g = c.expect(PROTO["pop3"].greeting).group(0)
+    return c, g
+
+
+def pop3_login(port, user, secret, how="user", want=None, **kw):
+    """Connect and log in (how: user, apop, plain, login, cram); the
+    reply must match want (default: the +OK USER has N messages line).
+    Returns (client, reply line)."""
+    import base64
+    c, g = pop3_greet(port, **kw)
+    if want is None:
+        want = POP3_LOGIN_RE % re.escape(user)
+    if how == "user":
+        pop3_cmd(c, "USER %s" % user)
+        r = pop3_cmd(c, "PASS %s" % secret, want, timeout=15)
+    elif how == "apop":
+        r = pop3_cmd(c, "APOP %s %s" % (user, apop_digest(pop3_stamp(g),
+                                                           secret)),
+                     want, timeout=15)
+    elif how == "plain":
+        ir = base64.b64encode(("\0%s\0%s" % (user, secret)).encode())
+        r = pop3_cmd(c, "AUTH PLAIN %s" % ir.decode(), want, timeout=15)
+    elif how == "login":
+        pop3_cmd(c, "AUTH LOGIN", r"\+ VXNlcm5hbWU6")
+        pop3_cmd(c, base64.b64encode(user.encode()).decode(),
+                 r"\+ UGFzc3dvcmQ6")
+        r = pop3_cmd(c, base64.b64encode(secret.encode()).decode(), want,
+                     timeout=15)
+    elif how == "cram":
+        c.send("AUTH CRAM-MD5")
+        m = c.expect(r"\+ ([A-Za-z0-9+/=]+)")
+        r = pop3_cmd(c, cram_md5_response(user, secret, m.group(1)), want,
+                     timeout=15)
+    else:
+        fail("pop3_login: unknown method %r" % how)
+    return c, r
+
+
+def pop3_quit(c, want=r"\+OK .*signing off.*", timeout=30):
+    """QUIT: the reply must match want, then the server closes."""
+    r = pop3_cmd(c, "QUIT", want, timeout)
+    c.expect_close(timeout)
+    c.close()
+    return r
+
+
+def pop3_uidl_map(c):
+    """UIDL: {message number: unique id}."""
+    _, lines = pop3_multi(c, "UIDL")
+    out = {}
+    for ln in lines:
+        m = re.fullmatch(r"([0-9]+) ([\x21-\x7e]{1,70})", ln)
+        if not m:
+            fail("bad UIDL line %r" % ln)
+        out[int(m.group(1))] = m.group(2)
+    return out
+
+
+def pop3_list_map(c):
+    """LIST: {message number: octets}."""
+    _, lines = pop3_multi(c, "LIST")
+    out = {}
+    for ln in lines:
+        m = re.fullmatch(r"([0-9]+) ([0-9]+)", ln)
+        if not m:
+            fail("bad LIST line %r" % ln)
+        out[int(m.group(1))] = int(m.group(2))
+    return out
+
+
+MBOX_FROM = b"From sender@example.org Thu Jan  1 00:00:00 2015\n"
+
+
+def mbox_quote(text):
+    """Quote body lines that begin with "From " as >From (mboxrd-ish,
+    as mail.local and Postfix write them)."""
+    if isinstance(text, str):
+        text = text.encode("latin-1")
+    return re.sub(br"(?m)^(>*From )", br">\1", text)
+
+
+def mbox_build(texts, from_line=MBOX_FROM):
+    """An mbox file of the given message texts (bytes or str with LF,
+    already quoted; each gets a From_ line and a blank line after)."""
+    out = []
+    for t in texts:
+        if isinstance(t, str):
+            t = t.encode("latin-1")
+        if not t.endswith(b"\n"):
+            t += b"\n"
+        out.append(from_line + t + b"\n")
+    return b"".join(out)
+
+
+def mbox_install(sb, user, data, mode=0o600):
+    """Write data as user's spool file in the sandbox (atomically)."""
+    d = sb.path("mail")
+    if not os.path.isdir(d):
+        os.makedirs(d, 0o755)
+    p = os.path.join(d, user)
+    tmp = os.path.join(d, ".%s.yubintest-tmp" % user)
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.chmod(tmp, mode)
+    os.rename(tmp, p)
+    return p
+
+
+def pop3_form(text):
+    """What RETR must send (unstuffed) for a message stored as text
+    (bytes after the From_ line, without the separating blank line):
+    the metadata headers left out, every LF as CRLF."""
+    if isinstance(text, str):
+        text = text.encode("latin-1")
+    if not text.endswith(b"\n"):
+        text += b"\n"
+    i = text.find(b"\n\n")
+    head, body = (text, b"") if i < 0 else (text[:i + 1], text[i + 1:])
+    keep, drop = [], False
+    for ln in head.split(b"\n")[:-1]:
+        if ln[:1] in (b" ", b"\t"):
+            if not drop:
+                keep.append(ln)
+            continue
+        name = ln.split(b":", 1)[0].strip().lower()
+        drop = name in POP3_META
+        if not drop:
+            keep.append(ln)
+    out = b"".join(ln + b"\n" for ln in keep) + body
+    return out.replace(b"\n", b"\r\n")
+
+
+def pop3_top_form(text, n):
+    """What TOP msg n must send: the header, the blank line, n lines."""
+    full = pop3_form(text)
+    i = full.find(b"\r\n\r\n")
+    if i < 0:
+        return full
+    head, body = full[:i + 4], full[i + 4:]
+    lines = body.split(b"\r\n")[:-1]
+    return head + b"".join(ln + b"\r\n" for ln in lines[:n])
+
+
+__all__ += ["POP3_OK", "POP3_ERR", "POP3_META", "POP3_LOGIN_RE", "pop3_cmd",
+            "pop3_read_multi", "pop3_unstuff", "pop3_multi", "pop3_retr",
+            "pop3_stamp", "apop_digest", "cram_md5_response", "pop3_greet",
+            "pop3_login", "pop3_quit", "pop3_uidl_map", "pop3_list_map",
+            "MBOX_FROM", "mbox_quote", "mbox_build", "mbox_install",
+            "pop3_form", "pop3_top_form"]
