@@ -77,12 +77,57 @@ struct mailbox {
 	unsigned long		base_len;
 	unsigned long		file_validity;	/* as the file had it */
 	off_t			pseudo_end;	/* UW's pseudo-message, if any */
+	/* the file as we last saw it, to know a kept view is still good */
+	dev_t			dev;
+	ino_t			ino;
+	time_t			mtime, ctime;
+	off_t			resume;		/* parse from here (appended) */
+	int			cacheable;	/* the index matches the file */
+	/* where the message being rewritten lands in the new file */
+	off_t			nf, nb, nbase_off;
+	int			base_written;
+	unsigned long		nhl, nmb, nml, nbase_len;
 	char			rpath[600];
 };
 
 static struct mailbox *open_boxes;
 
+/*
+ * Indexes kept between sessions (DESIGN.md: one view per mailbox): the
+ * next login to an unchanged mailbox needs no parse at all, and one to a
+ * mailbox that only grew parses only what was appended.  The file's
+ * device, inode, size, mtime and ctime, and From_ lines where the index
+ * says messages start, must all agree before a kept index is used.
+ */
+struct mb_kept {
+	struct mb_kept		*next;
+	char			path[512];
+	dev_t			dev;
+	ino_t			ino;
+	off_t			size;
+	time_t			mtime, ctime;
+	long			mtime_ns, ctime_ns;
+	int			ambiguous;	/* stored in its mtime's second */
+	struct mb_msg		*msgs;
+	int			n, cap;
+	unsigned long		uidvalidity, uidnext, file_validity, base_len;
+	off_t			base_off, pseudo_end;
+};
+
+static struct mb_kept *kept;
+static unsigned long kept_msgs;
+
+#ifdef HAVE_STRUCT_STAT_ST_MTIM
+#define MTIME_NS(st)	((long)(st)->st_mtim.tv_nsec)
+#define CTIME_NS(st)	((long)(st)->st_ctim.tv_nsec)
+#else
+#define MTIME_NS(st)	0L
+#define CTIME_NS(st)	0L
+#endif
+
 static void mb_step(void *arg);
+static void kept_store(struct mailbox *mb);
+static int kept_take(struct mailbox *mb, const struct stat *st);
 
 int
 mailbox_held(const char *path)
@@ -150,6 +195,8 @@ mb_free(struct mailbox *mb)
 			*pp = mb->next;
 			break;
 		}
+	if (mb->cacheable)
+		kept_store(mb);
 	unlock_all(mb);
 	/* Deliveries that waited for this session may go now. */
 	deliver_kick(mb->path);
@@ -226,15 +273,24 @@ start_reading(struct mailbox *mb)
 	}
 	if (!mb->missing) {
 		struct stat st;
+		int i;
 
 		if (fstat(mb->fd, &st) < 0) {
 			open_done(mb, MB_FAIL);
 			return;
 		}
 		mb->size = st.st_size;
+		if (kept_take(mb, &st)) {
+			for (i = 0; i < mb->n; i++)
+				mb->msgs[i].deleted = mb->msgs[i].changed = 0;
+			if (mb->resume < 0) {		/* unchanged: no parse */
+				open_done(mb, MB_OK);
+				return;
+			}
+		}
 	}
 	mb->state = MB_READING;
-	mb->pos = 0;
+	mb->pos = mb->resume > 0 ? mb->resume : 0;
 	(void)ev_timer_set(&mb->timer, 0);
 }
 
@@ -423,10 +479,14 @@ read_step(struct mailbox *mb)
 		open_done(mb, MB_OK);
 		return;
 	}
-	if (mb->parser == NULL &&
-	    (mb->parser = mboxp_new(mb->size, peek, add_msg, mb)) == NULL) {
-		open_done(mb, MB_FAIL);
-		return;
+	if (mb->parser == NULL) {
+		if ((mb->parser = mboxp_new(mb->size, peek, add_msg, mb)) ==
+		    NULL) {
+			open_done(mb, MB_FAIL);
+			return;
+		}
+		if (mb->resume > 0)	/* only what was appended */
+			mboxp_start_at(mb->parser, mb->resume);
 	}
 	/* One bounded read per loop turn: others are served in between. */
 	if ((p = buf_reserve(&mb->win, STEP_BYTES)) == NULL ||
@@ -796,6 +856,19 @@ put_meta(struct mailbox *mb, struct buf *b, const struct mb_msg *m,
 /* Offset in the recovery file of the mailbox byte at off. */
 #define SAVED(mb, off)	((mb)->pos + ((off) - (mb)->start))
 
+static unsigned long
+count_lf(const char *p, size_t n)
+{
+	unsigned long c = 0;
+	const char *e = p + n;
+
+	while (p < e && (p = memchr(p, '\n', (size_t)(e - p))) != NULL) {
+		c++;
+		p++;
+	}
+	return c;
+}
+
 /* The From_ line and the new header of message cur, into b. */
 static int
 build_head(struct mailbox *mb, const struct mb_msg *m, struct buf *b)
@@ -830,9 +903,20 @@ build_head(struct mailbox *mb, const struct mb_msg *m, struct buf *b)
 	if (b->len > 0 && b->data[b->len - 1] != '\n' &&
 	    buf_append(b, "\n", 1) < 0)
 		return -1;
+	i = b->len;		/* where our metadata lines start */
 	if (put_meta(mb, b, m, mb->cur == mb->first_kept) < 0 ||
 	    buf_append(b, "\n", 1) < 0)
 		return -1;
+	/* What the index will say of the rewritten message. */
+	mb->nmb = (unsigned long)(b->len - 1 - i);
+	mb->nml = count_lf(b->data + i, b->len - 1 - i);
+	mb->nhl = count_lf(b->data + flen, b->len - flen);
+	if (mb->cur == mb->first_kept) {
+		mb->base_written = 1;
+		mb->nbase_off = mb->wpos + (off_t)i;
+		mb->nbase_len = (unsigned long)((char *)memchr(b->data + i, '\n',
+		    b->len - i) - (b->data + i)) + 1;
+	}
 	return 0;
 }
 
@@ -864,10 +948,12 @@ rewrite_piece(struct mailbox *mb)
 	switch (mb->cphase) {
 	case 0:
 		buf_init(&b, 0);
+		mb->nf = mb->wpos;
 		r = build_head(mb, m, &b) == 0 && put_at(mb, b.data, b.len) == 0;
 		buf_free(&b);
 		if (!r)
 			return -1;
+		mb->nb = mb->wpos;
 		mb->cphase = 1;
 		mb->bpos = 0;
 		return 1;
@@ -888,10 +974,48 @@ rewrite_piece(struct mailbox *mb)
 		/* the blank line that separates messages (RFC 4155) */
 		if (put_at(mb, "\n", 1) < 0)
 			return -1;
+		/* the index now describes the new file for this message */
+		m->end = mb->nb + (m->end - m->body);
+		m->hdr = mb->nf + (m->hdr - m->from);
+		m->from = mb->nf;
+		m->body = mb->nb;
+		m->hdr_lines = mb->nhl;
+		m->meta_bytes = mb->nmb;
+		m->meta_lines = mb->nml;
+		m->uid_new = m->changed = 0;
 		mb->cphase = 0;
 		mb->cur++;
 		return 1;
 	}
+}
+
+/*
+ * After a successful commit the index matches the new file: deleted
+ * entries go, the base is where we wrote it.  It may then be kept for
+ * the next session.
+ */
+static void
+settle_index(struct mailbox *mb)
+{
+	int i, j;
+
+	for (i = j = 0; i < mb->n; i++) {
+		if (mb->msgs[i].deleted) {
+			free(mb->msgs[i].uidl);
+			free(mb->msgs[i].keywords);
+			continue;
+		}
+		mb->msgs[j++] = mb->msgs[i];
+	}
+	mb->n = j;
+	if (mb->base_written) {		/* X-IMAPbase was rewritten */
+		mb->base_off = mb->nbase_off;
+		mb->base_len = mb->nbase_len;
+		mb->pseudo_end = 0;
+	}
+	mb->file_validity = mb->uidvalidity;
+	mb->base_dirty = 0;
+	mb->cacheable = 1;
 }
 
 static void
@@ -903,6 +1027,8 @@ commit_done(struct mailbox *mb, int ok)
 	if (!ok && mb->rfd >= 0 && mailbox_recover(mb->fd, mb->path) < 0)
 		warn("%s: left as it was before the rewrite, with %s",
 		    mb->path, mb->rpath);
+	if (ok && !mb->missing)
+		settle_index(mb);
 	mb->state = MB_DEAD;
 	mb_free(mb);
 	if (fn != NULL)
@@ -1067,4 +1193,131 @@ mb_step(void *arg)
 	default:
 		break;
 	}
+}
+
+/* --- indexes kept between sessions --- */
+
+static void
+free_msgs(struct mb_msg *msgs, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		free(msgs[i].uidl);
+		free(msgs[i].keywords);
+	}
+	free(msgs);
+}
+
+static void
+kept_drop(struct mb_kept **pp)
+{
+	struct mb_kept *k = *pp;
+
+	*pp = k->next;
+	kept_msgs -= (unsigned long)k->n;
+	free_msgs(k->msgs, k->n);
+	free(k);
+}
+
+/* Keep mb's index (it matches the file as fstat says now). */
+static void
+kept_store(struct mailbox *mb)
+{
+	struct mb_kept *k, **pp;
+	struct stat st;
+
+	if (mb->n == 0 || mb->fd < 0 || fstat(mb->fd, &st) < 0 ||
+	    (unsigned long)mb->n > MAILBOX_KEEP_MSGS ||
+	    (k = malloc(sizeof(*k))) == NULL)
+		return;
+	/* Room: the oldest kept indexes go first. */
+	while (kept != NULL && kept_msgs + (unsigned long)mb->n >
+	    MAILBOX_KEEP_MSGS) {
+		for (pp = &kept; (*pp)->next != NULL; pp = &(*pp)->next)
+			;
+		kept_drop(pp);
+	}
+	memset(k, 0, sizeof(*k));
+	strlcpy(k->path, mb->path, sizeof(k->path));
+	k->dev = st.st_dev;
+	k->ino = st.st_ino;
+	k->size = st.st_size;
+	k->mtime = st.st_mtime;
+	k->ctime = st.st_ctime;
+	k->mtime_ns = MTIME_NS(&st);
+	k->ctime_ns = CTIME_NS(&st);
+#ifndef HAVE_STRUCT_STAT_ST_MTIM
+	/* With whole seconds only, a change later in this same second
+	 * would look like no change: such an index is only a hint. */
+	k->ambiguous = time(NULL) <= st.st_mtime || time(NULL) <= st.st_ctime;
+#endif
+	k->msgs = mb->msgs;
+	k->n = mb->n;
+	k->cap = mb->cap;
+	k->uidvalidity = mb->uidvalidity;
+	k->uidnext = mb->uidnext;
+	k->file_validity = mb->file_validity;
+	k->base_off = mb->base_off;
+	k->base_len = mb->base_len;
+	k->pseudo_end = mb->pseudo_end;
+	mb->msgs = NULL;
+	mb->n = mb->cap = 0;
+	k->next = kept;
+	kept = k;
+	kept_msgs += (unsigned long)k->n;
+}
+
+static int
+from_at(int fd, off_t off)
+{
+	char b[5];
+
+	return lseek(fd, off, SEEK_SET) >= 0 && read(fd, b, 5) == 5 &&
+	    memcmp(b, "From ", 5) == 0;
+}
+
+/*
+ * Take the kept index of mb's file if it still describes it: the same
+ * file, and either unchanged or only grown (then parsing resumes where
+ * it ended).  Returns 1 if taken.
+ */
+static int
+kept_take(struct mailbox *mb, const struct stat *st)
+{
+	struct mb_kept **pp, *k;
+	int same, grown;
+
+	for (pp = &kept; *pp != NULL; pp = &(*pp)->next)
+		if (strcmp((*pp)->path, mb->path) == 0)
+			break;
+	if ((k = *pp) == NULL)
+		return 0;
+	same = !k->ambiguous && k->dev == st->st_dev &&
+	    k->ino == st->st_ino && k->size == st->st_size &&
+	    k->mtime == st->st_mtime && k->ctime == st->st_ctime &&
+	    k->mtime_ns == MTIME_NS(st) && k->ctime_ns == CTIME_NS(st);
+	grown = k->dev == st->st_dev && k->ino == st->st_ino &&
+	    st->st_size > k->size && from_at(mb->fd, k->size);
+	/* Spot checks: where the index says messages begin, they do. */
+	if ((!same && !grown) || !from_at(mb->fd, k->msgs[0].from) ||
+	    !from_at(mb->fd, k->msgs[k->n / 2].from) ||
+	    !from_at(mb->fd, k->msgs[k->n - 1].from)) {
+		kept_drop(pp);
+		return 0;
+	}
+	*pp = k->next;
+	kept_msgs -= (unsigned long)k->n;
+	mb->msgs = k->msgs;
+	mb->n = k->n;
+	mb->cap = k->cap;
+	mb->uidvalidity = k->uidvalidity;
+	mb->uidnext = k->uidnext;
+	mb->file_validity = k->file_validity;
+	mb->base_off = k->base_off;
+	mb->base_len = k->base_len;
+	mb->pseudo_end = k->pseudo_end;
+	mb->resume = same ? -1 : k->size;
+	free(k);
+	return 1;
 }

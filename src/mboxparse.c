@@ -169,6 +169,13 @@ mboxp_new(off_t filesize, mboxp_peek_fn *peek, mboxp_msg_fn *msg, void *arg)
 }
 
 void
+mboxp_start_at(struct mboxp *p, off_t off)
+{
+	/* A message boundary is parsed like the start of a file. */
+	p->pos = off;
+}
+
+void
 mboxp_free(struct mboxp *p)
 {
 	free(p);

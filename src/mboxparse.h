@@ -88,6 +88,12 @@ struct mboxp *mboxp_new(off_t filesize, mboxp_peek_fn *peek,
  */
 #define MBOXP_WINDOW	65536
 long mboxp_feed(struct mboxp *p, off_t off, const char *buf, size_t len);
+/*
+ * Start parsing at off instead of 0: the first byte of a message (where
+ * a previous parse of the same file ended, after its final blank line),
+ * for mail appended since.  Call before the first mboxp_feed().
+ */
+void mboxp_start_at(struct mboxp *p, off_t off);
 void mboxp_free(struct mboxp *p);
 
 /* Parse an asctime-style From_ line date ("Sun Nov 22 04:14:00 2026",

@@ -24,6 +24,14 @@
 /* The passwd file is small; anything bigger is not ours. */
 #define PASSWD_FILE_MAX		(4UL * 1024 * 1024)
 
+/*
+ * Messages whose index yubind keeps between sessions (about 100 bytes
+ * each): a repeated login to a large mailbox then needs no parse.
+ */
+#ifndef MAILBOX_KEEP_MSGS
+#define MAILBOX_KEEP_MSGS	500000UL
+#endif
+
 #endif
 #ifndef SPOOLDIR
 #define SPOOLDIR		"/var/mail"
@@ -40,6 +48,14 @@
 #define SASL_DECODED_MAX	1024
 /* The passwd file is small; anything bigger is not ours. */
 #define PASSWD_FILE_MAX		(4UL * 1024 * 1024)
+
+/*
+ * Messages whose index yubind keeps between sessions (about 100 bytes
+ * each): a repeated login to a large mailbox then needs no parse.
+ */
+#ifndef MAILBOX_KEEP_MSGS
+#define MAILBOX_KEEP_MSGS	500000UL
+#endif
 
 #endif
 #ifndef QUEUEDIR
@@ -58,6 +74,14 @@
 /* The passwd file is small; anything bigger is not ours. */
 #define PASSWD_FILE_MAX		(4UL * 1024 * 1024)
 
+/*
+ * Messages whose index yubind keeps between sessions (about 100 bytes
+ * each): a repeated login to a large mailbox then needs no parse.
+ */
+#ifndef MAILBOX_KEEP_MSGS
+#define MAILBOX_KEEP_MSGS	500000UL
+#endif
+
 #endif
 #ifndef RUNDIR
 #define RUNDIR			"/var/run"
@@ -75,6 +99,14 @@
 /* The passwd file is small; anything bigger is not ours. */
 #define PASSWD_FILE_MAX		(4UL * 1024 * 1024)
 
+/*
+ * Messages whose index yubind keeps between sessions (about 100 bytes
+ * each): a repeated login to a large mailbox then needs no parse.
+ */
+#ifndef MAILBOX_KEEP_MSGS
+#define MAILBOX_KEEP_MSGS	500000UL
+#endif
+
 #endif
 #ifndef YUBIN_USER
 #define YUBIN_USER		"nobody"
@@ -91,6 +123,14 @@
 #define SASL_DECODED_MAX	1024
 /* The passwd file is small; anything bigger is not ours. */
 #define PASSWD_FILE_MAX		(4UL * 1024 * 1024)
+
+/*
+ * Messages whose index yubind keeps between sessions (about 100 bytes
+ * each): a repeated login to a large mailbox then needs no parse.
+ */
+#ifndef MAILBOX_KEEP_MSGS
+#define MAILBOX_KEEP_MSGS	500000UL
+#endif
 
 #endif
 #define CONF_FILE		SYSCONFDIR "/yubin.conf"
@@ -176,5 +216,13 @@
 #define SASL_DECODED_MAX	1024
 /* The passwd file is small; anything bigger is not ours. */
 #define PASSWD_FILE_MAX		(4UL * 1024 * 1024)
+
+/*
+ * Messages whose index yubind keeps between sessions (about 100 bytes
+ * each): a repeated login to a large mailbox then needs no parse.
+ */
+#ifndef MAILBOX_KEEP_MSGS
+#define MAILBOX_KEEP_MSGS	500000UL
+#endif
 
 #endif
