@@ -26,5 +26,6 @@ if ! command -v "$PYTHON" >/dev/null 2>&1; then
 fi
 
 sh "$here/smtp.sh" || echo "bench/run.sh: bench/smtp.sh failed" >&2
+sh "$here/pop3.sh" || echo "bench/run.sh: bench/pop3.sh failed" >&2
 echo "== idle connections: $YUBIND"
 exec "$PYTHON" "$here/idle.py" "$@"
