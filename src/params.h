@@ -10,128 +10,18 @@
 /* Paths.  configure passes SYSCONFDIR, SPOOLDIR, QUEUEDIR, LOCALSTATEDIR. */
 #ifndef SYSCONFDIR
 #define SYSCONFDIR		"/etc"
-/*
- * The longest secret yubin-passwd stores.  popauth and most clients
- * cope with far less; 255 is the longest SASL PLAIN password RFC 4616
- * section 2 asks servers to accept.
- */
-#define AUTH_SECRET_MAX		255
-/*
- * A decoded SASL PLAIN message: authzid, authcid and password of up to
- * 255 octets each (RFC 4616 section 2) and two NULs, with room to spare.
- */
-#define SASL_DECODED_MAX	1024
-/* The passwd file is small; anything bigger is not ours. */
-#define PASSWD_FILE_MAX		(4UL * 1024 * 1024)
-
-/*
- * Messages whose index yubind keeps between sessions (about 100 bytes
- * each): a repeated login to a large mailbox then needs no parse.
- */
-#ifndef MAILBOX_KEEP_MSGS
-#define MAILBOX_KEEP_MSGS	500000UL
-#endif
-
 #endif
 #ifndef SPOOLDIR
 #define SPOOLDIR		"/var/mail"
-/*
- * The longest secret yubin-passwd stores.  popauth and most clients
- * cope with far less; 255 is the longest SASL PLAIN password RFC 4616
- * section 2 asks servers to accept.
- */
-#define AUTH_SECRET_MAX		255
-/*
- * A decoded SASL PLAIN message: authzid, authcid and password of up to
- * 255 octets each (RFC 4616 section 2) and two NULs, with room to spare.
- */
-#define SASL_DECODED_MAX	1024
-/* The passwd file is small; anything bigger is not ours. */
-#define PASSWD_FILE_MAX		(4UL * 1024 * 1024)
-
-/*
- * Messages whose index yubind keeps between sessions (about 100 bytes
- * each): a repeated login to a large mailbox then needs no parse.
- */
-#ifndef MAILBOX_KEEP_MSGS
-#define MAILBOX_KEEP_MSGS	500000UL
-#endif
-
 #endif
 #ifndef QUEUEDIR
 #define QUEUEDIR		"/var/spool/yubin"
-/*
- * The longest secret yubin-passwd stores.  popauth and most clients
- * cope with far less; 255 is the longest SASL PLAIN password RFC 4616
- * section 2 asks servers to accept.
- */
-#define AUTH_SECRET_MAX		255
-/*
- * A decoded SASL PLAIN message: authzid, authcid and password of up to
- * 255 octets each (RFC 4616 section 2) and two NULs, with room to spare.
- */
-#define SASL_DECODED_MAX	1024
-/* The passwd file is small; anything bigger is not ours. */
-#define PASSWD_FILE_MAX		(4UL * 1024 * 1024)
-
-/*
- * Messages whose index yubind keeps between sessions (about 100 bytes
- * each): a repeated login to a large mailbox then needs no parse.
- */
-#ifndef MAILBOX_KEEP_MSGS
-#define MAILBOX_KEEP_MSGS	500000UL
-#endif
-
 #endif
 #ifndef RUNDIR
 #define RUNDIR			"/var/run"
-/*
- * The longest secret yubin-passwd stores.  popauth and most clients
- * cope with far less; 255 is the longest SASL PLAIN password RFC 4616
- * section 2 asks servers to accept.
- */
-#define AUTH_SECRET_MAX		255
-/*
- * A decoded SASL PLAIN message: authzid, authcid and password of up to
- * 255 octets each (RFC 4616 section 2) and two NULs, with room to spare.
- */
-#define SASL_DECODED_MAX	1024
-/* The passwd file is small; anything bigger is not ours. */
-#define PASSWD_FILE_MAX		(4UL * 1024 * 1024)
-
-/*
- * Messages whose index yubind keeps between sessions (about 100 bytes
- * each): a repeated login to a large mailbox then needs no parse.
- */
-#ifndef MAILBOX_KEEP_MSGS
-#define MAILBOX_KEEP_MSGS	500000UL
-#endif
-
 #endif
 #ifndef YUBIN_USER
 #define YUBIN_USER		"nobody"
-/*
- * The longest secret yubin-passwd stores.  popauth and most clients
- * cope with far less; 255 is the longest SASL PLAIN password RFC 4616
- * section 2 asks servers to accept.
- */
-#define AUTH_SECRET_MAX		255
-/*
- * A decoded SASL PLAIN message: authzid, authcid and password of up to
- * 255 octets each (RFC 4616 section 2) and two NULs, with room to spare.
- */
-#define SASL_DECODED_MAX	1024
-/* The passwd file is small; anything bigger is not ours. */
-#define PASSWD_FILE_MAX		(4UL * 1024 * 1024)
-
-/*
- * Messages whose index yubind keeps between sessions (about 100 bytes
- * each): a repeated login to a large mailbox then needs no parse.
- */
-#ifndef MAILBOX_KEEP_MSGS
-#define MAILBOX_KEEP_MSGS	500000UL
-#endif
-
 #endif
 #define CONF_FILE		SYSCONFDIR "/yubin.conf"
 #define PASSWD_FILE		SYSCONFDIR "/yubin.passwd"
