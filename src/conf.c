@@ -1099,3 +1099,41 @@ conf_free(struct conf *c)
 	free(c->sandbox);
 	free(c);
 }
+
+struct conf *
+conf_load(const char *sandbox, const char *conffile, char *path,
+    size_t pathlen)
+{
+	char sdir[1024], cwd[900];
+	struct conf *c;
+	int r, errs;
+
+	r = 0;
+	if (sandbox != NULL && sandbox[0] != '/') {
+		if (getcwd(cwd, sizeof(cwd)) == NULL)
+			return NULL;
+		r = snprintf(sdir, sizeof(sdir), "%s/%s", cwd, sandbox);
+	} else if (sandbox != NULL)
+		r = snprintf(sdir, sizeof(sdir), "%s", sandbox);
+	if (r < 0 || (size_t)r >= sizeof(sdir))
+		return NULL;
+	if (conffile != NULL)
+		r = snprintf(path, pathlen, "%s", conffile);
+	else if (sandbox != NULL)
+		r = snprintf(path, pathlen, "%s/%s", sdir, SANDBOX_CONF);
+	else
+		r = snprintf(path, pathlen, "%s", CONF_FILE);
+	if (r < 0 || (size_t)r >= pathlen)
+		return NULL;
+	c = conf_new(sandbox != NULL ? sdir : NULL);
+	/* The default file may be absent (all defaults); a named one not. */
+	errs = conf_read(c, path, conffile == NULL);
+	errs += conf_finish(c);
+	if (errs > 0) {
+		warn("%s: %d error%s in the configuration", path, errs,
+		    errs == 1 ? "" : "s");
+		conf_free(c);
+		return NULL;
+	}
+	return c;
+}

@@ -64,6 +64,14 @@ int conf_read(struct conf *c, const char *path, int optional);
  * each other; returns the number of errors, logged as above.
  */
 int conf_finish(struct conf *c);
+/*
+ * The whole of loading, as every mode does it: sandbox (relative to the
+ * current directory, or NULL) and conffile (or NULL: the sandbox's file
+ * or SYSCONFDIR/yubin.conf, which may then be absent) pick the file;
+ * its name is left in path.  NULL if it has errors (logged).
+ */
+struct conf *conf_load(const char *sandbox, const char *conffile,
+    char *path, size_t pathlen);
 void conf_free(struct conf *c);
 /* yubind -n: every key with its effective value, in file syntax. */
 void conf_print(const struct conf *c, FILE *fp);

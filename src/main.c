@@ -34,7 +34,7 @@
 
 static char *sandbox;			/* absolute -S DIR */
 static char conf_path[1024];
-static int conf_optional;
+static const char *conf_file;		/* -f, or NULL */
 static const struct proto *inetd_proto;
 static int stopping;
 static struct ev_timer grace;
@@ -89,19 +89,7 @@ sandbox_dirs(const struct conf *cf)
 static struct conf *
 load_conf(void)
 {
-	struct conf *cf;
-	int errs;
-
-	cf = conf_new(sandbox);
-	errs = conf_read(cf, conf_path, conf_optional);
-	errs += conf_finish(cf);
-	if (errs > 0) {
-		warn("%s: %d error%s in the configuration", conf_path, errs,
-		    errs == 1 ? "" : "s");
-		conf_free(cf);
-		return NULL;
-	}
-	return cf;
+	return conf_load(sandbox, conf_file, conf_path, sizeof(conf_path));
 }
 
 static void
@@ -302,14 +290,7 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
-	if (conffile != NULL)
-		strlcpy(conf_path, conffile, sizeof(conf_path));
-	else if (sandbox != NULL)
-		path_join(conf_path, sizeof(conf_path), sandbox, SANDBOX_CONF);
-	else
-		strlcpy(conf_path, CONF_FILE, sizeof(conf_path));
-	/* The default file may be absent (all defaults); a named one not. */
-	conf_optional = conffile == NULL;
+	conf_file = conffile;
 	if (inetd_proto != NULL)	/* keep errors off the client's line */
 		log_open("yubind", LOG_TO_SYSLOG |
 		    (stderr_is_socket() ? 0 : LOG_TO_STDERR), NULL);

@@ -127,35 +127,11 @@ passwd_drop(const struct pwopts *o)
 static int
 passwd_config(const struct pwopts *o)
 {
-	char path[1024], sdir[1024], cwd[900];
-	struct conf *c;
-	int r, errs;
+	char path[1024];
 
-	if (o->sandbox != NULL && o->sandbox[0] != '/') {
-		if (getcwd(cwd, sizeof(cwd)) == NULL)
-			return -1;
-		r = snprintf(sdir, sizeof(sdir), "%s/%s", cwd, o->sandbox);
-	} else
-		r = snprintf(sdir, sizeof(sdir), "%s",
-		    o->sandbox != NULL ? o->sandbox : "");
-	if (r < 0 || (size_t)r >= sizeof(sdir))
+	if ((config = conf_load(o->sandbox, o->conffile, path,
+	    sizeof(path))) == NULL)
 		return -1;
-	if (o->conffile != NULL)
-		r = snprintf(path, sizeof(path), "%s", o->conffile);
-	else if (o->sandbox != NULL)
-		r = snprintf(path, sizeof(path), "%s/%s", sdir, SANDBOX_CONF);
-	else
-		r = snprintf(path, sizeof(path), "%s", CONF_FILE);
-	if (r < 0 || (size_t)r >= sizeof(path))
-		return -1;
-	c = conf_new(o->sandbox != NULL ? sdir : NULL);
-	errs = conf_read(c, path, o->conffile == NULL);
-	errs += conf_finish(c);
-	if (errs > 0) {
-		conf_free(c);
-		return -1;
-	}
-	config = c;
 	return 0;
 }
 

@@ -737,35 +737,10 @@ mode_smtp(void)
 static int
 load_config(const struct opts *o)
 {
-	char path[1024], *sandbox = NULL;
-	int errs;
+	char path[1024];
 
-	if (o->sandbox != NULL) {
-		if (o->sandbox[0] != '/') {
-			char cwd[900];
-
-			if (getcwd(cwd, sizeof(cwd)) == NULL)
-				return -1;
-			if (snprintf(path, sizeof(path), "%s/%s", cwd,
-			    o->sandbox) >= (int)sizeof(path))
-				return -1;
-			sandbox = xstrdup(path);
-		} else
-			sandbox = xstrdup(o->sandbox);
-	}
-	if (o->conffile != NULL)
-		strlcpy(path, o->conffile, sizeof(path));
-	else if (sandbox != NULL) {
-		if (snprintf(path, sizeof(path), "%s/%s", sandbox,
-		    SANDBOX_CONF) >= (int)sizeof(path))
-			return -1;
-	}
-	else
-		strlcpy(path, CONF_FILE, sizeof(path));
-	config = conf_new(sandbox);
-	errs = conf_read(config, path, o->conffile == NULL);
-	errs += conf_finish(config);
-	return errs > 0 ? -1 : 0;
+	config = conf_load(o->sandbox, o->conffile, path, sizeof(path));
+	return config != NULL ? 0 : -1;
 }
 
 int
