@@ -98,6 +98,7 @@ struct mboxp {
 	void		*arg;
 	enum pstate	state;
 	off_t		pos;		/* offset of the next byte fed */
+	off_t		start;		/* where parsing began */
 	const char	*cbuf;		/* the window being fed ... */
 	off_t		coff;		/* ... and its offset */
 	struct mbox_msg	m;		/* the message being read */
@@ -172,7 +173,7 @@ void
 mboxp_start_at(struct mboxp *p, off_t off)
 {
 	/* A message boundary is parsed like the start of a file. */
-	p->pos = off;
+	p->pos = p->start = off;
 }
 
 void
@@ -522,7 +523,7 @@ scan_start(struct mboxp *p, const char *s, const char *e)
 		s++;
 	}
 	if (p->nline == 5)
-		msg_begin(p, 0);
+		msg_begin(p, p->start);
 	return s;
 }
 

@@ -833,6 +833,44 @@ test_damaged(void)
 	free(d);
 }
 
+/* Resuming at a message boundary (what was appended): the offsets of
+ * the first message found are the file's, not the window's. */
+static void
+test_resume(void)
+{
+	static const char data[] =
+	    "From a Sun Nov 22 07:28:47 2026\nSubject: one\n\nbody\n\n"
+	    "From b Sun Nov 22 07:28:48 2026\nSubject: two\n\nbody\n\n";
+	size_t first = strlen("From a Sun Nov 22 07:28:47 2026\n"
+	    "Subject: one\n\nbody\n\n");
+	size_t len = sizeof(data) - 1;
+	struct run r;
+	struct ctx c;
+	struct mboxp *p;
+	long got;
+
+	memset(&r, 0, sizeof(r));
+	r.fail_at = -1;
+	c.data = data;
+	c.len = len;
+	c.r = &r;
+	p = mboxp_new((off_t)len, mem_peek, collect, &c);
+	CHECK(p != NULL);
+	if (p == NULL)
+		return;
+	mboxp_start_at(p, (off_t)first);
+	got = mboxp_feed(p, (off_t)first, data + first, len - first);
+	CHECK(got >= 0);
+	CHECK(mboxp_feed(p, (off_t)first + got, "", 0) >= 0);
+	mboxp_free(p);
+	CHECK(r.n == 1);
+	if (r.n == 1) {
+		CHECK(r.m[0].from == (off_t)first);
+		CHECK(r.m[0].hdr == (off_t)first + 32);
+		CHECK(r.m[0].body == (off_t)first + 32 + 14);
+	}
+}
+
 int
 main(void)
 {
@@ -851,5 +889,6 @@ main(void)
 	test_dovecot();
 	test_postfix();
 	test_damaged();
+	test_resume();
 	return check_exit("test_mboxparse");
 }
