@@ -31,64 +31,11 @@
 #include "lock.h"
 #include "log.h"
 #include "mailbox.h"
+#include "mailbox_priv.h"
 #include "mbox.h"
 #include "msg.h"
 #include "util.h"
 
-#define STEP_BYTES	(256UL * 1024UL)	/* I/O per loop turn */
-#define LOCK_WAIT_MS	10000UL		/* then [IN-USE] */
-#define HDR_MAX		(256UL * 1024UL)	/* a header we rewrite */
-
-enum mb_state { MB_LOCKING, MB_READING, MB_OPEN, MB_COMMIT, MB_DEAD };
-
-struct mailbox {
-	struct mailbox		*next;		/* all open mailboxes */
-	enum mb_state		state;
-	struct user		u;
-	char			path[512];
-	int			fd;		/* the one descriptor */
-	int			dot, kern;	/* locks held */
-	int			missing;	/* no file yet: empty */
-	off_t			size;		/* when locked and read */
-	struct mb_msg		*msgs;
-	int			n, cap;
-	unsigned long		uidvalidity, uidnext;
-	int			base_dirty;	/* X-IMAPbase to (re)write */
-	/* stepping */
-	struct ev_timer		timer;
-	unsigned long		since;
-	struct mboxp		*parser;
-	off_t			pos;
-	struct buf		win;
-	mailbox_open_fn		*open_fn;
-	mailbox_done_fn		*done_fn;
-	void			*arg;
-	/* commit */
-	int			rfd;		/* recovery file */
-	int			first;		/* first message rewritten */
-	off_t			start;		/* its offset */
-	off_t			wpos;		/* where the rewrite writes */
-	int			cur;		/* message being written */
-	int			cphase;		/* 0 head, 1 body, 2 gap */
-	off_t			bpos;		/* body bytes written */
-	int			first_kept;
-	int			saving;		/* copying to the recovery file */
-	off_t			base_off;	/* X-IMAPbase of message 1 */
-	unsigned long		base_len;
-	unsigned long		file_validity;	/* as the file had it */
-	off_t			pseudo_end;	/* UW's pseudo-message, if any */
-	/* the file as we last saw it, to know a kept view is still good */
-	dev_t			dev;
-	ino_t			ino;
-	time_t			mtime, ctime;
-	off_t			resume;		/* parse from here (appended) */
-	int			cacheable;	/* the index matches the file */
-	/* where the message being rewritten lands in the new file */
-	off_t			nf, nb, nbase_off;
-	int			base_written;
-	unsigned long		nhl, nmb, nml, nbase_len;
-	char			rpath[600];
-};
 
 static struct mailbox *open_boxes;
 
@@ -112,6 +59,7 @@ struct mb_kept {
 	int			n, cap;
 	unsigned long		uidvalidity, uidnext, file_validity, base_len;
 	off_t			base_off, pseudo_end;
+	int			base_dirty;
 };
 
 static struct mb_kept *kept;
@@ -126,6 +74,8 @@ static unsigned long kept_msgs;
 #endif
 
 static void mb_step(void *arg);
+static void memo_note(const struct mailbox *mb);
+static int memo_restore(struct mailbox *mb);
 static void kept_store(struct mailbox *mb);
 static int kept_take(struct mailbox *mb, const struct stat *st);
 
@@ -138,6 +88,84 @@ mailbox_held(const char *path)
 		if (mb->state != MB_DEAD && strcmp(mb->path, path) == 0)
 			return 1;
 	return 0;
+}
+
+/*
+ * Another of our opens has (or is reading) the file.  Our own lockf
+ * would succeed against it, since the kernel's locks belong to the
+ * process: this table alone keeps our sessions apart.
+ */
+static int
+held_by_other(const struct mailbox *self)
+{
+	const struct mailbox *mb;
+
+	for (mb = open_boxes; mb != NULL; mb = mb->next)
+		if (mb != self && mb->state != MB_LOCKING &&
+		    mb->state != MB_DEAD &&
+		    strcmp(mb->path, self->path) == 0)
+			return 1;
+	return 0;
+}
+
+/* The file was let go: opens waiting for it try at once. */
+static void
+kick_waiters(const char *path)
+{
+	struct mailbox *mb;
+
+	for (mb = open_boxes; mb != NULL; mb = mb->next)
+		if (mb->state == MB_LOCKING && strcmp(mb->path, path) == 0)
+			(void)ev_timer_set(&mb->timer, 0);
+}
+
+int
+mailbox_busy(void)
+{
+	const struct mailbox *mb;
+	int n = 0;
+
+	for (mb = open_boxes; mb != NULL; mb = mb->next)
+		n++;
+	return n;
+}
+
+int
+mailbox_fresh(const struct mailbox *mb)
+{
+	return mb->fresh;
+}
+
+int
+mailbox_pending(const struct mailbox *mb)
+{
+	int i;
+
+	if (mb->base_dirty || mb->pseudo_end > 0)
+		return 1;
+	for (i = 0; i < mb->n; i++)
+		if (mb->msgs[i].uid_new || mb->msgs[i].changed ||
+		    mb->msgs[i].deleted)
+			return 1;
+	return 0;
+}
+
+int
+mailbox_fd(const struct mailbox *mb)
+{
+	return mb->fd;
+}
+
+unsigned long
+mailbox_uidnext(const struct mailbox *mb)
+{
+	return mb->uidnext;
+}
+
+const char *
+mailbox_path(const struct mailbox *mb)
+{
+	return mb->path;
 }
 
 int
@@ -195,11 +223,14 @@ mb_free(struct mailbox *mb)
 			*pp = mb->next;
 			break;
 		}
-	if (mb->cacheable)
+	if (mb->cacheable) {
+		memo_note(mb);
 		kept_store(mb);
+	}
 	unlock_all(mb);
-	/* Deliveries that waited for this session may go now. */
+	/* Deliveries and our opens that waited may go now. */
 	deliver_kick(mb->path);
+	kick_waiters(mb->path);
 	if (mb->rfd >= 0)
 		close(mb->rfd);
 	ev_timer_del(&mb->timer);
@@ -222,9 +253,11 @@ open_done(struct mailbox *mb, int status)
 	void *arg = mb->arg;
 
 	mb->open_fn = NULL;
-	if (status == MB_OK) {
+	if (status == MB_OK || mb->app_fn != NULL) {
+		/* an append's re-read keeps the mailbox open even if it
+		 * fails: the session still owns it */
 		mb->state = MB_OPEN;
-		fn(arg, MB_OK, mb);
+		fn(arg, status, mb);
 		return;
 	}
 	mb_free(mb);
@@ -281,8 +314,10 @@ start_reading(struct mailbox *mb)
 		}
 		mb->size = st.st_size;
 		if (kept_take(mb, &st)) {
+			/* Changes kept unwritten (mailbox_release()) stay
+			 * pending; only deletions belong to one session. */
 			for (i = 0; i < mb->n; i++)
-				mb->msgs[i].deleted = mb->msgs[i].changed = 0;
+				mb->msgs[i].deleted = 0;
 			if (mb->resume < 0) {		/* unchanged: no parse */
 				open_done(mb, MB_OK);
 				return;
@@ -290,6 +325,7 @@ start_reading(struct mailbox *mb)
 		}
 	}
 	mb->state = MB_READING;
+	mb->fresh = mb->resume <= 0;
 	mb->pos = mb->resume > 0 ? mb->resume : 0;
 	(void)ev_timer_set(&mb->timer, 0);
 }
@@ -297,7 +333,17 @@ start_reading(struct mailbox *mb)
 static void
 lock_step(struct mailbox *mb)
 {
-	int r = try_lock(mb);
+	int r;
+
+	if (held_by_other(mb)) {
+		/* kicked when it is let go; the timer is the backstop */
+		if (now_ms() - mb->since >= LOCK_WAIT_MS)
+			open_done(mb, MB_INUSE);
+		else if (ev_timer_set(&mb->timer, 1000) < 0)
+			open_done(mb, MB_FAIL);
+		return;
+	}
+	r = try_lock(mb);
 
 	if (r == LOCK_OK) {
 		start_reading(mb);
@@ -318,12 +364,19 @@ struct mailbox *
 mailbox_open(const struct user *u, const char *path, mailbox_open_fn *fn,
     void *arg)
 {
-	struct mailbox *mb;
-
 	if (mailbox_held(path)) {
 		errno = EBUSY;
 		return NULL;
 	}
+	return mailbox_sync(u, path, fn, arg);
+}
+
+struct mailbox *
+mailbox_sync(const struct user *u, const char *path, mailbox_open_fn *fn,
+    void *arg)
+{
+	struct mailbox *mb;
+
 	if ((mb = malloc(sizeof(*mb))) == NULL)
 		return NULL;
 	memset(mb, 0, sizeof(*mb));
@@ -389,6 +442,12 @@ add_msg(void *arg, const struct mbox_msg *m)
 		mb->uidnext = m->uidnext;
 		mb->base_off = m->ximapbase.off;
 		mb->base_len = m->ximapbase.len;
+	} else if (mb->n == 0 && m->uidvalidity != 0 &&
+	    m->uidvalidity == mb->uidvalidity && mb->pseudo_end == 0) {
+		/* the first message appended to a mailbox we knew empty */
+		mb->file_validity = m->uidvalidity;
+		mb->base_off = m->ximapbase.off;
+		mb->base_len = m->ximapbase.len;
 	}
 	if (mb->n == mb->cap) {
 		ncap = mb->cap ? mb->cap * 2 : 64;
@@ -411,6 +470,7 @@ add_msg(void *arg, const struct mbox_msg *m)
 	x->size = (unsigned long)(m->end - m->hdr) + m->hdr_lines +
 	    m->body_lines - m->meta_bytes - m->meta_lines;
 	x->uid = m->uid;
+	x->date = m->date;
 	x->flags = m->flags;
 	if ((m->uidl[0] != '\0' && (x->uidl = malloc(strlen(m->uidl) + 1)) ==
 	    NULL) || (m->keywords[0] != '\0' &&
@@ -437,7 +497,7 @@ assign_uids(struct mailbox *mb)
 	unsigned long last = 0;
 	int i;
 
-	if (mb->uidvalidity == 0) {
+	if (mb->uidvalidity == 0 && !memo_restore(mb)) {
 		mb->uidvalidity = (unsigned long)time(NULL);
 		mb->uidnext = 1;
 		mb->base_dirty = 1;
@@ -465,6 +525,84 @@ assign_uids(struct mailbox *mb)
 		last = m->uid;
 		mb->base_dirty = 1;
 	}
+}
+
+/*
+ * What we last knew of each mailbox's UIDs, kept longer than its index:
+ * another program (mailx deleting the first message) may drop the
+ * X-IMAPbase line while the X-UID lines stay.  Then the UIDs are still
+ * good, and the UIDVALIDITY we knew goes back into the file.
+ */
+struct mb_memo {
+	struct mb_memo	*next;
+	char		path[512];
+	unsigned long	uidvalidity, uidnext;
+};
+
+static struct mb_memo *memos;
+static int nmemos;
+
+static void
+memo_note(const struct mailbox *mb)
+{
+	struct mb_memo *m, **pp;
+
+	if (mb->uidvalidity == 0)
+		return;
+	for (pp = &memos; (m = *pp) != NULL; pp = &m->next)
+		if (strcmp(m->path, mb->path) == 0) {
+			*pp = m->next;
+			break;
+		}
+	if (m == NULL) {
+		if (nmemos >= MAILBOX_MEMOS) {
+			/* the oldest goes */
+			for (pp = &memos; (*pp)->next != NULL; pp = &(*pp)->next)
+				;
+			m = *pp;
+			*pp = NULL;
+		} else if ((m = malloc(sizeof(*m))) == NULL)
+			return;
+		else
+			nmemos++;
+		strlcpy(m->path, mb->path, sizeof(m->path));
+	}
+	m->uidvalidity = mb->uidvalidity;
+	m->uidnext = mb->uidnext;
+	m->next = memos;
+	memos = m;
+}
+
+/* The file lost its base: may the UIDs it still has be kept? */
+static int
+memo_restore(struct mailbox *mb)
+{
+	const struct mb_memo *m;
+	unsigned long last = 0;
+	int i, zero = 0;
+
+	for (m = memos; m != NULL; m = m->next)
+		if (strcmp(m->path, mb->path) == 0)
+			break;
+	if (m == NULL || mb->n == 0)
+		return 0;
+	for (i = 0; i < mb->n; i++) {
+		/* new arrivals without X-UID may follow; nothing else */
+		if (mb->msgs[i].uid == 0) {
+			zero = 1;
+			continue;
+		}
+		if (zero || mb->msgs[i].uid <= last ||
+		    mb->msgs[i].uid >= m->uidnext)
+			return 0;
+		last = mb->msgs[i].uid;
+	}
+	warn("%s: X-IMAPbase is gone; UIDVALIDITY %lu and the UIDs kept",
+	    mb->path, m->uidvalidity);
+	mb->uidvalidity = m->uidvalidity;
+	mb->uidnext = m->uidnext;
+	mb->base_dirty = 1;
+	return 1;
 }
 
 static void
@@ -518,6 +656,29 @@ read_step(struct mailbox *mb)
 		open_done(mb, MB_OK);
 		return;
 	}
+	(void)ev_timer_set(&mb->timer, 0);
+}
+
+/* Read what was appended at from into the index, then call fn. */
+void
+mb_reparse_tail(struct mailbox *mb, off_t from, mailbox_open_fn *fn,
+    void *arg)
+{
+	struct stat st;
+
+	mb->open_fn = fn;
+	mb->arg = arg;
+	if (fstat(mb->fd, &st) < 0) {
+		mb->state = MB_READING;
+		open_done(mb, MB_FAIL);
+		return;
+	}
+	mb->size = st.st_size;
+	mb->missing = 0;
+	mb->resume = from;
+	mb->pos = from;
+	mb->state = MB_READING;
+	buf_reset(&mb->win);
 	(void)ev_timer_set(&mb->timer, 0);
 }
 
@@ -687,8 +848,8 @@ rpath_of(const char *path, char *out, size_t len)
 	return (r < 0 || (size_t)r >= len) ? -1 : 0;
 }
 
-static int
-copy_range(int from, off_t foff, int to, off_t toff, off_t len)
+int
+mb_copy_range(int from, off_t foff, int to, off_t toff, off_t len)
 {
 	ssize_t n;
 	size_t want;
@@ -737,7 +898,7 @@ mailbox_recover(int fd, const char *path)
 		return -1;
 	}
 	warn("%s: an interrupted rewrite is rolled back from %s", path, rpath);
-	if (copy_range(rfd, (off_t)(sp - head + 1), fd, (off_t)start,
+	if (mb_copy_range(rfd, (off_t)(sp - head + 1), fd, (off_t)start,
 	    (off_t)(size - start)) < 0 || ftruncate(fd, (off_t)size) < 0 ||
 	    fsync(fd) < 0) {
 		warn("%s: rollback failed: %s", path, strerror(errno));
@@ -801,7 +962,7 @@ save_step(struct mailbox *mb)
 	int save;
 
 	if (piece > 0) {
-		if (copy_range(mb->fd, mb->start + mb->bpos, mb->rfd,
+		if (mb_copy_range(mb->fd, mb->start + mb->bpos, mb->rfd,
 		    mb->pos + mb->bpos, piece) < 0)
 			goto fail;
 		mb->bpos += piece;
@@ -823,8 +984,8 @@ fail:
 }
 
 /* Our metadata lines for m (DESIGN.md; Dovecot's and UW's names). */
-static int
-put_meta(struct mailbox *mb, struct buf *b, const struct mb_msg *m,
+int
+mb_put_meta(struct mailbox *mb, struct buf *b, const struct mb_msg *m,
     int first_kept)
 {
 	int e = 0;
@@ -904,7 +1065,7 @@ build_head(struct mailbox *mb, const struct mb_msg *m, struct buf *b)
 	    buf_append(b, "\n", 1) < 0)
 		return -1;
 	i = b->len;		/* where our metadata lines start */
-	if (put_meta(mb, b, m, mb->cur == mb->first_kept) < 0 ||
+	if (mb_put_meta(mb, b, m, mb->cur == mb->first_kept) < 0 ||
 	    buf_append(b, "\n", 1) < 0)
 		return -1;
 	/* What the index will say of the rewritten message. */
@@ -961,7 +1122,7 @@ rewrite_piece(struct mailbox *mb)
 		left = (m->end - m->body) - mb->bpos;
 		want = left < (off_t)STEP_BYTES ? (size_t)left : STEP_BYTES;
 		if (want > 0) {
-			if (copy_range(mb->rfd, SAVED(mb, m->body + mb->bpos),
+			if (mb_copy_range(mb->rfd, SAVED(mb, m->body + mb->bpos),
 			    mb->fd, mb->wpos, (off_t)want) < 0)
 				return -1;
 			mb->wpos += (off_t)want;
@@ -1040,8 +1201,8 @@ commit_done(struct mailbox *mb, int ok)
  * when the new line fits in the old one (padded with spaces): a new UID
  * at the end of a large mailbox must not rewrite the whole file.
  */
-static int
-base_in_place(struct mailbox *mb)
+int
+mb_base_in_place(struct mailbox *mb)
 {
 	char line[128];
 	int n;
@@ -1131,7 +1292,7 @@ mailbox_commit(struct mailbox *mb, mailbox_done_fn *done, void *arg)
 		mb->first = -1;
 		return 0;
 	}
-	if (mb->base_dirty && (i = base_in_place(mb)) <= 0) {
+	if (mb->base_dirty && (i = mb_base_in_place(mb)) <= 0) {
 		if (i < 0) {
 			mb->first = -2;		/* report the failure */
 			(void)ev_timer_set(&mb->timer, 0);
@@ -1150,6 +1311,20 @@ mailbox_commit(struct mailbox *mb, mailbox_done_fn *done, void *arg)
 }
 
 void
+mailbox_release(struct mailbox *mb)
+{
+	if (mb->state != MB_OPEN) {
+		mailbox_cancel(mb);
+		return;
+	}
+	/* Locked and read by us, nothing written: the index is the file's
+	 * (plus what waits to be written, kept with it). */
+	mb->cacheable = !mb->missing;
+	mb->state = MB_DEAD;
+	mb_free(mb);
+}
+
+void
 mailbox_cancel(struct mailbox *mb)
 {
 	/* An open in progress, or an open mailbox the session leaves
@@ -1157,6 +1332,11 @@ mailbox_cancel(struct mailbox *mb)
 	 * only the deletions), so UIDLs stay what the client saw. */
 	if (mb->state == MB_COMMIT) {
 		mb->done_fn = NULL;	/* a rewrite is finished, not cut */
+		return;
+	}
+	if (mb->state == MB_APPEND || (mb->state == MB_READING &&
+	    mb->app_fn != NULL)) {
+		mb->cancel_after = 1;	/* an append is finished, not cut */
 		return;
 	}
 	if (mb->state == MB_OPEN) {
@@ -1183,6 +1363,9 @@ mb_step(void *arg)
 		break;
 	case MB_READING:
 		read_step(mb);
+		break;
+	case MB_APPEND:
+		mb_append_step(mb);
 		break;
 	case MB_COMMIT:
 		if (mb->first < 0)
@@ -1227,7 +1410,9 @@ kept_store(struct mailbox *mb)
 	struct mb_kept *k, **pp;
 	struct stat st;
 
-	if (mb->n == 0 || mb->fd < 0 || fstat(mb->fd, &st) < 0 ||
+	/* An empty mailbox is kept too: its UIDVALIDITY stays the same
+	 * while we run, though no message carries it yet. */
+	if (mb->fd < 0 || fstat(mb->fd, &st) < 0 ||
 	    (unsigned long)mb->n > MAILBOX_KEEP_MSGS ||
 	    (k = malloc(sizeof(*k))) == NULL)
 		return;
@@ -1261,6 +1446,7 @@ kept_store(struct mailbox *mb)
 	k->base_off = mb->base_off;
 	k->base_len = mb->base_len;
 	k->pseudo_end = mb->pseudo_end;
+	k->base_dirty = mb->base_dirty;
 	mb->msgs = NULL;
 	mb->n = mb->cap = 0;
 	k->next = kept;
@@ -1300,9 +1486,10 @@ kept_take(struct mailbox *mb, const struct stat *st)
 	grown = k->dev == st->st_dev && k->ino == st->st_ino &&
 	    st->st_size > k->size && from_at(mb->fd, k->size);
 	/* Spot checks: where the index says messages begin, they do. */
-	if ((!same && !grown) || !from_at(mb->fd, k->msgs[0].from) ||
+	if ((!same && !grown) || (k->n > 0 &&
+	    (!from_at(mb->fd, k->msgs[0].from) ||
 	    !from_at(mb->fd, k->msgs[k->n / 2].from) ||
-	    !from_at(mb->fd, k->msgs[k->n - 1].from)) {
+	    !from_at(mb->fd, k->msgs[k->n - 1].from)))) {
 		kept_drop(pp);
 		return 0;
 	}
@@ -1317,6 +1504,7 @@ kept_take(struct mailbox *mb, const struct stat *st)
 	mb->base_off = k->base_off;
 	mb->base_len = k->base_len;
 	mb->pseudo_end = k->pseudo_end;
+	mb->base_dirty = k->base_dirty;
 	mb->resume = same ? -1 : k->size;
 	free(k);
 	return 1;

@@ -26,6 +26,7 @@ struct mb_msg {
 	unsigned long	meta_bytes, meta_lines;
 	unsigned long	size;		/* octets as sent: CRLF, no metadata */
 	unsigned long	uid;
+	time_t		date;		/* of the From_ line: INTERNALDATE */
 	unsigned	flags;		/* MF_*, as they should be stored */
 	unsigned char	uid_new;	/* UID assigned now: write X-UID */
 	unsigned char	changed;	/* flags changed: rewrite the header */
@@ -71,6 +72,64 @@ int mailbox_send_pop3(struct mailbox *mb, struct conn *c, int i, long lines,
  * is called from the loop when it is over.
  */
 int mailbox_commit(struct mailbox *mb, mailbox_done_fn *done, void *arg);
+
+/*
+ * IMAP's way in (DESIGN.md): a session locks and re-reads the mailbox
+ * for each command, which the kept index makes cheap, and lets it go
+ * at the end of the command.  Unlike mailbox_open(), this waits (up to
+ * 10 s, then MB_INUSE) while another of our sessions holds the file.
+ */
+struct mailbox *mailbox_sync(const struct user *u, const char *path,
+    mailbox_open_fn *fn, void *arg);
+/* 1 if this open parsed the file anew (changes kept in memory by an
+ * earlier open may be lost: sessions apply theirs again). */
+int mailbox_fresh(const struct mailbox *mb);
+/* 1 if something waits to be written (flags, new UIDs, the base). */
+int mailbox_pending(const struct mailbox *mb);
+/* Unlock now, writing nothing: the index, with what waits to be
+ * written, is kept for the next open (a later commit writes it). */
+void mailbox_release(struct mailbox *mb);
+int mailbox_fd(const struct mailbox *mb);
+unsigned long mailbox_uidnext(const struct mailbox *mb);
+const char *mailbox_path(const struct mailbox *mb);
+
+/*
+ * A message's text as IMAP reads it: the header without our metadata
+ * lines, then the body, as stored (LF line ends).  Offsets from 0 (the
+ * first header byte); hlen is the header's length with its blank line,
+ * len the whole.  read fits mime_read_fn.
+ */
+struct mb_text {
+	struct mailbox	*mb;
+	int		i;
+	char		*hdr;
+	unsigned long	hlen, len;
+};
+int mailbox_text_open(struct mb_text *t, struct mailbox *mb, int i);
+long mailbox_text_read(void *t, unsigned long off, char *buf, size_t len);
+void mailbox_text_close(struct mb_text *t);
+
+/*
+ * Append messages held in a spool file fd (each one: an optional From_
+ * line, a header without metadata and without its blank line, a body
+ * already in mbox form: LF line ends, From_ lines quoted) to an open
+ * mailbox, with their flags, new UIDs and, for an empty mailbox, the
+ * X-IMAPbase line; fsync; then read them into the index.  fn(ok,
+ * first_uid) is called from the loop; the mailbox stays open.
+ */
+struct mb_append {
+	off_t		from, hdr, body;	/* offsets in the spool */
+	unsigned long	fromlen, hdrlen, bodylen;	/* fromlen 0: made */
+	unsigned	flags;
+	const char	*keywords;	/* or NULL */
+	time_t		date;		/* INTERNALDATE */
+};
+typedef void mailbox_append_fn(void *arg, int ok, unsigned long first_uid);
+int mailbox_append(struct mailbox *mb, int fd, struct mb_append *v, int n,
+    mailbox_append_fn *fn, void *arg);
+
+/* How many mailboxes are open, being read or written (shutdown). */
+int mailbox_busy(void);
 
 /* Whether one of our sessions holds the mailbox at path (deliver.c). */
 int mailbox_held(const char *path);

@@ -20,6 +20,7 @@
 #include "daemon.h"
 #include "ev.h"
 #include "log.h"
+#include "mailbox.h"
 #include "net.h"
 #include "pickup.h"
 #include "proto.h"
@@ -38,6 +39,8 @@ static const char *conf_file;		/* -f, or NULL */
 static const struct proto *inetd_proto;
 static int stopping;
 static struct ev_timer grace;
+static struct ev_timer drain;
+static unsigned long drain_since;
 static char ports_path[1024];
 
 static void
@@ -115,6 +118,32 @@ on_hup(int sig)
 		warn("cannot write %s: %s", ports_path, strerror(errno));
 }
 
+/*
+ * Leave the loop once no session is left and no mailbox is being
+ * written: IMAP flag changes are written when a session ends, and a
+ * clean stop must not lose them.  A rewrite still running after
+ * SHUTDOWN_MAILBOX_MS is cut short; its recovery file makes that safe.
+ */
+static void
+drain_check(void *arg)
+{
+	(void)arg;
+	if (drain_since == 0)
+		drain_since = now_ms();
+	if (conn_count == 0 && mailbox_busy() == 0) {
+		ev_break();
+		return;
+	}
+	if (conn_count == 0 && now_ms() - drain_since >= SHUTDOWN_MAILBOX_MS) {
+		warn("stopping with %d mailbox writes unfinished (recovered "
+		    "at the next open)", mailbox_busy());
+		ev_break();
+		return;
+	}
+	if (ev_timer_set(&drain, 50) < 0)
+		ev_break();
+}
+
 static void
 grace_over(void *arg)
 {
@@ -125,7 +154,7 @@ grace_over(void *arg)
 		next = c->next;
 		conn_abort(c, "still open at shutdown");
 	}
-	ev_break();
+	drain_check(NULL);
 }
 
 static void
@@ -138,7 +167,7 @@ on_term(int sig)
 	net_close_all();
 	conn_shutdown_all();
 	if (conn_count == 0)
-		ev_break();
+		drain_check(NULL);
 	else if (ev_timer_set(&grace, SHUTDOWN_GRACE_MS) < 0)
 		ev_break();
 }
@@ -148,7 +177,7 @@ conn_freed(struct conn *c)
 {
 	net_conn_freed(c);
 	if ((stopping || inetd_proto != NULL) && conn_count == 0)
-		ev_break();
+		(void)ev_timer_set(&drain, 0);
 }
 
 static void
@@ -163,6 +192,7 @@ static void
 setup_signals(void)
 {
 	ev_timer_init(&grace, grace_over, NULL);
+	ev_timer_init(&drain, drain_check, NULL);
 	if (ev_signal(SIGTERM, on_term) < 0 || ev_signal(SIGINT, on_term) < 0 ||
 	    ev_signal(SIGHUP, on_hup) < 0 || ev_signal(SIGPIPE, NULL) < 0 ||
 	    ev_signal(SIGUSR1, on_usr1) < 0)

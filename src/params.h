@@ -88,6 +88,10 @@
 
 /* SIGTERM: sessions get this long to flush their farewell (issue: < 5s). */
 #define SHUTDOWN_GRACE_MS	3000
+/* Then mailbox writes (IMAP flags, a POP3 QUIT) get this long to end. */
+#ifndef SHUTDOWN_MAILBOX_MS
+#define SHUTDOWN_MAILBOX_MS	30000
+#endif
 
 /* A configuration file line, and the number of words on it. */
 #define CONF_LINE_MAX		4096
@@ -113,6 +117,12 @@
  */
 #ifndef MAILBOX_KEEP_MSGS
 #define MAILBOX_KEEP_MSGS	500000UL
+#endif
+
+/* Mailboxes whose UIDVALIDITY is remembered beyond their index (for a
+ * file that lost its X-IMAPbase line to another program). */
+#ifndef MAILBOX_MEMOS
+#define MAILBOX_MEMOS		4096
 #endif
 
 #endif

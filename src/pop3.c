@@ -16,9 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#ifdef HAVE_GRP_H
-#include <grp.h>
-#endif
 
 #include "auth.h"
 #include "base64.h"
@@ -193,32 +190,13 @@ login_failed(struct pop3_sess *s, const char *how, const char *name)
 		delayed_reply(s);
 }
 
-/*
- * Under inetd the process is this one session: after login it becomes
- * the user for good (as UW ipop3d did), keeping the mail group so that
- * dotlocks can still be made in the spool directory.
- */
+/* Under inetd the process is this one session: it becomes the user. */
 static int
 become_user(struct pop3_sess *s)
 {
-	gid_t groups[1];
-#ifdef HAVE_GRP_H
-	struct group *gr;
-#endif
-
-	if (!(s->c->flags & CONN_NOSOCK) || geteuid() != 0)
+	if (!(s->c->flags & CONN_NOSOCK))
 		return 0;
-	groups[0] = s->u.gid;
-#ifdef HAVE_GRP_H
-	if (MAIL_GROUP[0] != '\0' && (gr = getgrnam(MAIL_GROUP)) != NULL)
-		groups[0] = gr->gr_gid;
-#endif
-	if (setgroups(1, groups) < 0 || setgid(s->u.gid) < 0 ||
-	    setuid(s->u.uid) < 0 || getuid() != s->u.uid) {
-		warn("pop3: cannot become %s: %s", s->u.name, strerror(errno));
-		return -1;
-	}
-	return 0;
+	return user_become(&s->u);
 }
 
 static void

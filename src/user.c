@@ -17,6 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef HAVE_GRP_H
+#include <grp.h>
+#endif
 
 #include "conf.h"
 #include "log.h"
@@ -181,4 +184,32 @@ user_lookup(const char *name, struct user *u)
 	u->gid = pw->pw_gid;
 	u->is_virtual = 1;
 	return fill_paths(u, "");
+}
+
+/*
+ * Under inetd the process is one session: after login it becomes the
+ * user for good (as UW ipop3d and imapd did), keeping the mail group
+ * so that dotlocks can still be made in the spool directory.
+ */
+int
+user_become(const struct user *u)
+{
+	gid_t groups[1];
+#ifdef HAVE_GRP_H
+	struct group *gr;
+#endif
+
+	if (geteuid() != 0)
+		return 0;
+	groups[0] = u->gid;
+#ifdef HAVE_GRP_H
+	if (MAIL_GROUP[0] != '\0' && (gr = getgrnam(MAIL_GROUP)) != NULL)
+		groups[0] = gr->gr_gid;
+#endif
+	if (setgroups(1, groups) < 0 || setgid(u->gid) < 0 ||
+	    setuid(u->uid) < 0 || getuid() != u->uid) {
+		warn("cannot become %s: %s", u->name, strerror(errno));
+		return -1;
+	}
+	return 0;
 }

@@ -33,4 +33,7 @@ int user_lookup(const char *name, struct user *u);
  */
 int passwd_secret(const char *name, char *secret, size_t len);
 
+/* inetd mode: become u for good (root only; else nothing).  0 or -1. */
+int user_become(const struct user *u);
+
 #endif
