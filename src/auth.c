@@ -417,3 +417,14 @@ auth_challenge(char *out, size_t len)
 	}
 	return 0;
 }
+
+/* CRAM-MD5's first step (RFC 2195 2): a challenge and its base64 form. */
+int
+sasl_cram_challenge(char *challenge, size_t clen, char *b64, size_t blen)
+{
+	if (auth_challenge(challenge, clen) < 0 ||
+	    base64_encode((const unsigned char *)challenge, strlen(challenge),
+	    b64, blen) == (size_t)-1)
+		return -1;
+	return 0;
+}

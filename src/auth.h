@@ -45,6 +45,9 @@ int sasl_cram_response(const char *b64, char *user, size_t ulen,
 int sasl_decode(const char *b64, char *out, size_t outlen);
 /* A challenge "<pid.time.n@host>" for CRAM-MD5 (and APOP). */
 int auth_challenge(char *out, size_t len);
+/* A CRAM-MD5 challenge and its base64 form, to send after "+ ". */
+int sasl_cram_challenge(char *challenge, size_t clen, char *b64,
+    size_t blen);
 
 /*
  * yubin-passwd / yubind -P: set name's secret in the passwd file the way

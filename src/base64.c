@@ -63,8 +63,8 @@ base64_encode(const unsigned char *in, size_t len, char *out, size_t outlen)
  * 256-entry table: nothing indexes memory by the (secret) input, and
  * there is no table to get wrong.  '=' is -1 here; the caller handles it.
  */
-static int
-b64_value(unsigned char c)
+int
+base64_value(int c)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -113,7 +113,7 @@ base64_decode(const char *in, size_t len, unsigned char *out,
 		for (k = 0; k < 4; k++) {
 			if (i + k >= len - pad)
 				x = 0;	/* '=' here was checked above */
-			else if ((x = b64_value(p[i + k])) < 0)
+			else if ((x = base64_value((unsigned char)p[i + k])) < 0)
 				return -1;	/* includes a stray '=' */
 			v = (v << 6) | (unsigned long)x;
 		}

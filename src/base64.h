@@ -41,6 +41,8 @@ size_t base64_encode(const unsigned char *in, size_t len, char *out,
  * which this function rejects as bad padding: callers that take initial
  * responses must map "=" to the empty string themselves.
  */
+/* The 6-bit value of a base64 character ("+" "/"), or -1 ("=" too). */
+int base64_value(int c);
 int base64_decode(const char *in, size_t len, unsigned char *out,
     size_t outlen, size_t *outlen_ret);
 

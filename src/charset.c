@@ -577,18 +577,6 @@ b64_value(int ch, int slash)
 	return ch == slash ? 63 : -1;
 }
 
-static int
-hex_value(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	if (ch >= 'a' && ch <= 'f')	/* not RFC 2047 4.2, but sent */
-		return ch - 'a' + 10;
-	return -1;
-}
-
 /*
  * Is the encoded text decodable?  B: the base64 alphabet, then at most
  * two "="; missing padding is forgiven (mailers drop it), a lone sixth

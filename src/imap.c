@@ -282,18 +282,27 @@ int
 imap_spool_open(void)
 {
 	static unsigned long seq;
+	const char *dirs[2], *tmp;
 	char path[600];
-	int fd, r;
+	int fd, r, i;
 
-	r = snprintf(path, sizeof(path), "%s/imap.%ld.%lu.tmp",
-	    config->queue_dir, (long)getpid(), ++seq);
-	if (r < 0 || (size_t)r >= sizeof(path))
-		return -1;
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return -1;
-	(void)unlink(path);
-	return fd;
+	/* Under inetd the session is the user by now, and may not write
+	 * in the queue directory: then the system's temporary one. */
+	dirs[0] = config->queue_dir;
+	dirs[1] = (tmp = getenv("TMPDIR")) != NULL && *tmp == '/' ? tmp :
+	    "/tmp";
+	for (i = 0; i < 2; i++) {
+		r = snprintf(path, sizeof(path), "%s/.yubin-imap.%ld.%lu",
+		    dirs[i], (long)getpid(), ++seq);
+		if (r < 0 || (size_t)r >= sizeof(path))
+			continue;
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
+		if (fd >= 0) {
+			(void)unlink(path);
+			return fd;
+		}
+	}
+	return -1;
 }
 
 /* --- CAPABILITY, NOOP, LOGOUT, ID, ENABLE, NAMESPACE --- */
@@ -557,6 +566,16 @@ sasl_end(struct imap_sess *s)
 	s->sasl_step = 0;
 }
 
+/* A response that is not base64 at all is BAD; a wrong one is NO. */
+static int
+base64_ok(const char *resp)
+{
+	unsigned char out[SASL_DECODED_MAX];
+	size_t n;
+
+	return base64_decode(resp, strlen(resp), out, sizeof(out), &n) == 0;
+}
+
 /* One client response to an AUTHENTICATE challenge (RFC 3501 6.2.2). */
 static void
 sasl_step(struct imap_sess *s, const char *resp)
@@ -575,7 +594,7 @@ sasl_step(struct imap_sess *s, const char *resp)
 		if (sasl_plain(resp, user, sizeof(user), secret,
 		    sizeof(secret)) == 0)
 			r = auth_password(user, secret, &s->u);
-		else if (sasl_decode(resp, secret, sizeof(secret)) < 0) {
+		else if (!base64_ok(resp)) {
 			sasl_end(s);
 			imap_bad(s, "Invalid base64 response");
 			return;
@@ -605,7 +624,7 @@ sasl_step(struct imap_sess *s, const char *resp)
 		if (sasl_cram_response(resp, user, sizeof(user), b64,
 		    sizeof(b64)) == 0)
 			r = auth_cram(user, s->challenge, b64, &s->u);
-		else if (sasl_decode(resp, secret, sizeof(secret)) < 0) {
+		else if (!base64_ok(resp)) {
 			sasl_end(s);
 			imap_bad(s, "Invalid base64 response");
 			return;
@@ -626,8 +645,15 @@ cmd_authenticate(struct imap_sess *s, struct imap_tok *t)
 	char b64[256];
 	size_t irlen;
 
-	if (imap_get_atom(t, &mech) < 0 ||
-	    imap_get_sasl_ir(t, &ir, &irlen) < 0 || imap_get_end(t) < 0) {
+	if (imap_get_atom(t, &mech) < 0) {
+		bad_args(s, t);
+		return;
+	}
+	/* mutt 2.2 sends "AUTHENTICATE CRAM-MD5 " (a space, no initial
+	 * response); Dovecot and UW take it, so do we. */
+	if (t->pos + 1 == t->len && t->p[t->pos] == ' ')
+		ir = NULL;
+	else if (imap_get_sasl_ir(t, &ir, &irlen) < 0 || imap_get_end(t) < 0) {
 		bad_args(s, t);
 		return;
 	}
@@ -654,9 +680,8 @@ cmd_authenticate(struct imap_sess *s, struct imap_tok *t)
 		return;
 	}
 	if (s->mech == MECH_CRAM) {
-		if (auth_challenge(s->challenge, sizeof(s->challenge)) < 0 ||
-		    base64_encode((const unsigned char *)s->challenge,
-		    strlen(s->challenge), b64, sizeof(b64)) == (size_t)-1) {
+		if (sasl_cram_challenge(s->challenge, sizeof(s->challenge), b64,
+		    sizeof(b64)) < 0) {
 			sasl_end(s);
 			imap_no(s, "[SERVERBUG] Internal error");
 			return;
@@ -686,12 +711,14 @@ static void
 cmd_create(struct imap_sess *s, struct imap_tok *t)
 {
 	const char *name, *err = NULL;
+	int r;
 
 	if (imap_get_mailbox(t, &name) < 0 || imap_get_end(t) < 0) {
 		bad_args(s, t);
 		return;
 	}
-	folder_reply(s, folder_create(&s->u, name, &err), err, "CREATE");
+	r = folder_create(&s->u, name, &err);
+	folder_reply(s, r, err, "CREATE");
 }
 
 static void
@@ -699,6 +726,7 @@ cmd_delete(struct imap_sess *s, struct imap_tok *t)
 {
 	const char *name, *err = NULL;
 	char path[512];
+	int r;
 
 	if (imap_get_mailbox(t, &name) < 0 || imap_get_end(t) < 0) {
 		bad_args(s, t);
@@ -711,7 +739,8 @@ cmd_delete(struct imap_sess *s, struct imap_tok *t)
 		imap_close_view(s);
 		imap_set_state(s, IMAP_AUTH);
 	}
-	folder_reply(s, folder_delete(&s->u, name, &err), err, "DELETE");
+	r = folder_delete(&s->u, name, &err);
+	folder_reply(s, r, err, "DELETE");
 }
 
 static void
@@ -719,6 +748,7 @@ cmd_rename(struct imap_sess *s, struct imap_tok *t)
 {
 	const char *from, *to, *err = NULL;
 	char path[512];
+	int r;
 
 	if (imap_get_mailbox(t, &from) < 0 || imap_get_mailbox(t, &to) < 0 ||
 	    imap_get_end(t) < 0) {
@@ -751,20 +781,23 @@ cmd_rename(struct imap_sess *s, struct imap_tok *t)
 		imap_close_view(s);
 		imap_set_state(s, IMAP_AUTH);
 	}
-	folder_reply(s, folder_rename(&s->u, from, to, &err), err, "RENAME");
+	r = folder_rename(&s->u, from, to, &err);
+	folder_reply(s, r, err, "RENAME");
 }
 
 static void
 subscribe(struct imap_sess *s, struct imap_tok *t, int on)
 {
 	const char *name, *err = NULL;
+	int r;
 
 	if (imap_get_mailbox(t, &name) < 0 || imap_get_end(t) < 0) {
 		bad_args(s, t);
 		return;
 	}
-	folder_reply(s, folder_subscribe(&s->u, name, on, &err), err,
-	    on ? "SUBSCRIBE" : "UNSUBSCRIBE");
+	/* the call first: it sets err */
+	r = folder_subscribe(&s->u, name, on, &err);
+	folder_reply(s, r, err, on ? "SUBSCRIBE" : "UNSUBSCRIBE");
 }
 
 static void

@@ -2,7 +2,8 @@
  * imap.h - what the files of the IMAP server share (imap.c: the session,
  * commands outside a mailbox, authentication; imap_mbox.c: the selected
  * mailbox, its sync and the commands on messages; imap_fetch.c: FETCH;
- * imap_append.c: APPEND's message and the spool COPY writes).  Nothing
+ * imap_copy.c: COPY, MOVE, APPEND; imap_spool.c: the spool file messages
+ * pass through on their way into a mailbox).  Nothing
  * else includes this.
  *
  * How a session sees a mailbox (DESIGN.md "Mail store"): the session

@@ -118,6 +118,13 @@ add_app(struct imap_sess *s, unsigned long uid)
 
 /* --- the second half: the destination --- */
 
+/* The reply is made; the sync has told what changed. */
+static void
+op_tell(struct imap_sess *s)
+{
+	imap_finish(s, 0);
+}
+
 static void copy_failed(struct imap_sess *s, const char *why);
 static void move_expunge(struct imap_sess *s);
 
@@ -169,7 +176,14 @@ appended(void *arg, int ok, unsigned long first)
 		move_expunge(s);
 		return;
 	}
+	/* APPEND (no source set) may tell EXPUNGE; COPY by number not */
+	s->expunge_ok = s->uid_cmd || j->n == 0;
 	imap_copy_free(s);
+	if (s->state == IMAP_SELECTED && strcmp(s->dest, s->path) == 0) {
+		/* into the selected mailbox: EXISTS now (RFC 3501 6.3.11) */
+		imap_sync(s, op_tell);
+		return;
+	}
 	imap_finish(s, 0);
 }
 
@@ -301,8 +315,6 @@ move_expunge(struct imap_sess *s)
 	}
 	s->expunge_ok = 1;
 	imap_sync(s, op_move_expunge);
-	/* imap_sync() set the reply; MOVE's own goes out at the end */
-	imap_result(s, "OK", "MOVE completed");
 }
 
 /* --- the first half: the source, into the spool --- */
@@ -362,6 +374,9 @@ copy_step(void *arg)
 		imap_copy_free(s);
 		if (j->rename)
 			imap_result(s, "OK", "RENAME completed");
+		else if (s->uid_cmd)
+			/* RFC 3501 6.4.8: UIDs not there are no error */
+			imap_result(s, "OK", "No messages copied");
 		else
 			imap_result(s, "NO", "Some of the messages were "
 			    "expunged");

@@ -127,19 +127,6 @@ put_crlf(struct buf *out, const char *p, size_t n, unsigned long *skip,
 	return 0;
 }
 
-static unsigned long
-count_lf(const char *p, size_t n)
-{
-	unsigned long c = 0;
-	const char *e = p + n;
-
-	while (p < e && (p = memchr(p, '\n', (size_t)(e - p))) != NULL) {
-		c++;
-		p++;
-	}
-	return c;
-}
-
 static int
 open_text(struct imap_fetch *f)
 {

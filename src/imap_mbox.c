@@ -62,52 +62,49 @@ kw_equal(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
+/* The next word of *pp into word (cut to IMAP_KEYWORD_LEN); 0 at the end. */
+static size_t
+next_word(const char **pp, char *word)
+{
+	const char *p = *pp;
+	size_t m;
+
+	while (*p == ' ')
+		p++;
+	for (m = 0; p[m] != '\0' && p[m] != ' '; m++)
+		;
+	*pp = p + m;
+	if (m > IMAP_KEYWORD_LEN)
+		m = IMAP_KEYWORD_LEN;
+	memcpy(word, p, m);
+	word[m] = '\0';
+	return m;
+}
+
 /* list with the words of kws added (mode 1), removed (-1) or set (0). */
 static char *
 kw_apply(const char *list, const char *kws, int mode)
 {
-	struct buf b;
-	const char *p;
 	char word[IMAP_KEYWORD_LEN + 1];
-	size_t m;
+	const char *p;
+	struct buf b;
+	int e = 0, pass;
 
 	buf_init(&b, 0);
-	if (mode != 0 && list != NULL) {
-		for (p = list; *p != '\0'; p += m) {
-			while (*p == ' ')
-				p++;
-			for (m = 0; p[m] != '\0' && p[m] != ' '; m++)
-				;
-			if (m == 0 || m > IMAP_KEYWORD_LEN)
+	e |= buf_terminate(&b);
+	/* pass 0: what stays of list; pass 1: what kws adds */
+	for (pass = 0; pass < 2; pass++) {
+		p = pass == 0 ? (mode != 0 ? list : NULL) :
+		    (mode >= 0 ? kws : NULL);
+		while (p != NULL && next_word(&p, word) > 0) {
+			if ((pass == 0 && mode < 0 && kw_find(kws, word)) ||
+			    kw_find(b.data, word) != NULL)
 				continue;
-			memcpy(word, p, m);
-			word[m] = '\0';
-			if (mode < 0 && kw_find(kws, word) != NULL)
-				continue;
-			if (b.len > 0)
-				buf_append(&b, " ", 1);
-			buf_append(&b, word, m);
+			e |= buf_printf(&b, "%s%s", b.len > 0 ? " " : "", word);
+			e |= buf_terminate(&b);
 		}
 	}
-	if (mode >= 0 && kws != NULL) {
-		for (p = kws; *p != '\0'; p += m) {
-			while (*p == ' ')
-				p++;
-			for (m = 0; p[m] != '\0' && p[m] != ' '; m++)
-				;
-			if (m == 0 || m > IMAP_KEYWORD_LEN)
-				continue;
-			memcpy(word, p, m);
-			word[m] = '\0';
-			if (b.len > 0 && kw_find(b.data == NULL ? "" :
-			    (buf_terminate(&b), b.data), word) != NULL)
-				continue;
-			if (b.len > 0)
-				buf_append(&b, " ", 1);
-			buf_append(&b, word, m);
-		}
-	}
-	if (b.len == 0 || buf_terminate(&b) < 0) {
+	if (e || b.len == 0) {
 		buf_free(&b);
 		return NULL;
 	}
@@ -420,7 +417,6 @@ imap_sync(struct imap_sess *s, imap_op_fn *op)
 	s->op = op;
 	s->busy = 1;
 	conn_hold(s->c);
-	imap_result(s, "OK", "Completed");
 	if ((s->mb = mailbox_sync(&s->u, s->path, synced, s)) == NULL) {
 		imap_no(s, "[UNAVAILABLE] Cannot open the mailbox");
 		imap_done(s);
@@ -501,8 +497,11 @@ imap_finish(struct imap_sess *s, int commit)
 			committed(s, 0);
 		return;
 	}
-	if ((s->dirty || mailbox_pending(s->mb)) && !s->readonly &&
-	    s->flush.idx < 0)
+	/* New UIDs and \Recent taken count as our changes: written soon,
+	 * and at the latest when the session ends. */
+	if (!s->readonly && mailbox_pending(s->mb))
+		s->dirty = 1;
+	if (s->dirty && !s->readonly && s->flush.idx < 0)
 		(void)ev_timer_set(&s->flush, IMAP_FLUSH_SECS * 1000);
 	mailbox_release(s->mb);
 	s->mb = NULL;
@@ -640,11 +639,21 @@ imap_folder_exists(struct imap_sess *s, const char *name, char *path,
 	}
 	if (folder_is_inbox(name))
 		return 0;
-	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
-		if (S_ISDIR(st.st_mode))
-			imap_result(s, "NO", "[CANNOT] Not a mailbox (\\Noselect)");
-		else
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
 			imap_result(s, "NO", "[NONEXISTENT] No such mailbox");
+		else
+			imap_result(s, "NO", "[UNAVAILABLE] Cannot look at the "
+			    "mailbox");
+		return -1;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		imap_result(s, "NO", "[CANNOT] Not a mailbox (\\Noselect)");
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		/* a link or a device is never a mailbox of ours */
+		imap_result(s, "NO", "[CANNOT] Not a mailbox");
 		return -1;
 	}
 	return 0;
@@ -902,6 +911,11 @@ imap_flag_list(struct imap_tok *t, unsigned *flags, struct buf *kw)
 	}
 	if (paren && imap_get_list_end(t) < 0)
 		return -1;
+	/* RFC 3501 9: flags without parentheses are at least one */
+	if (!paren && *flags == 0 && (kw == NULL || kw->len == 0)) {
+		t->err = "Missing flags";
+		return -1;
+	}
 	return 0;
 }
 

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base64.h"
 #include "buf.h"
 #include "charset.h"
 #include "imap_search.h"
@@ -372,28 +373,6 @@ struct cte {
 	char		qh;
 };
 
-static int
-b64_value(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
-static int
-hex_value(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* RFC 2045 6.8: characters outside the alphabet are ignored; "=" ends
  * a quantum, and the leftover bits go. */
 static size_t
@@ -407,7 +386,7 @@ b64_decode(struct cte *d, const char *in, size_t n, char *out)
 			d->bits = 0;
 			continue;
 		}
-		if ((v = b64_value((unsigned char)in[i])) < 0)
+		if ((v = base64_value((unsigned char)in[i])) < 0)
 			continue;
 		d->acc = (d->acc << 6 | (unsigned)v) & 0xFFF;
 		d->bits += 6;

@@ -983,6 +983,61 @@ fail:
 	return -1;
 }
 
+/* Whether word (n bytes) is one of the space-separated words of list. */
+static int
+has_word(const char *list, size_t len, const char *word, size_t n)
+{
+	const char *p = list, *e = list + len;
+
+	while (p < e) {
+		const char *sp = memchr(p, ' ', (size_t)(e - p));
+		size_t m = sp != NULL ? (size_t)(sp - p) : (size_t)(e - p);
+
+		if (m == n && memcmp(p, word, n) == 0)
+			return 1;
+		p += m + 1;
+	}
+	return 0;
+}
+
+/*
+ * "X-IMAPbase: UIDVALIDITY LASTUID keyword..." as UW imapd and Dovecot
+ * write it: the second number is the last UID given out (UIDNEXT - 1),
+ * and the keywords are every one the messages use (Dovecot reads an
+ * X-Keywords: name only if it is listed here).  No LF.
+ */
+static int
+base_line(struct mailbox *mb, struct buf *b)
+{
+	size_t start = b->len, k, n;
+	const char *p;
+	int i, count = 0, e = 0;
+
+	e |= buf_printf(b, "X-IMAPbase: %lu %010lu", mb->uidvalidity,
+	    mb->uidnext > 0 ? mb->uidnext - 1 : 0);
+	k = b->len;
+	for (i = 0; i < mb->n && !e; i++) {
+		if (mb->msgs[i].deleted || (p = mb->msgs[i].keywords) == NULL)
+			continue;
+		while (*p != '\0') {
+			while (*p == ' ')
+				p++;
+			for (n = 0; p[n] != '\0' && p[n] != ' '; n++)
+				;
+			if (n > 0 && count < MAILBOX_KEYWORDS_MAX &&
+			    !has_word(b->data + k, b->len - k, p, n)) {
+				e |= buf_append(b, " ", 1);
+				e |= buf_append(b, p, n);
+				count++;
+				if (b->len - start > 900)
+					return -1;
+			}
+			p += n;
+		}
+	}
+	return e ? -1 : 0;
+}
+
 /* Our metadata lines for m (DESIGN.md; Dovecot's and UW's names). */
 int
 mb_put_meta(struct mailbox *mb, struct buf *b, const struct mb_msg *m,
@@ -991,8 +1046,7 @@ mb_put_meta(struct mailbox *mb, struct buf *b, const struct mb_msg *m,
 	int e = 0;
 
 	if (first_kept)
-		e |= buf_printf(b, "X-IMAPbase: %lu %010lu\n", mb->uidvalidity,
-		    mb->uidnext);
+		e |= base_line(mb, b) < 0 || buf_append(b, "\n", 1) < 0;
 	if (m->flags & (MF_SEEN | MF_OLD))
 		e |= buf_printf(b, "Status: %s%s\n",
 		    (m->flags & MF_SEEN) ? "R" : "", (m->flags & MF_OLD) ? "O" : "");
@@ -1016,19 +1070,6 @@ mb_put_meta(struct mailbox *mb, struct buf *b, const struct mb_msg *m,
 
 /* Offset in the recovery file of the mailbox byte at off. */
 #define SAVED(mb, off)	((mb)->pos + ((off) - (mb)->start))
-
-static unsigned long
-count_lf(const char *p, size_t n)
-{
-	unsigned long c = 0;
-	const char *e = p + n;
-
-	while (p < e && (p = memchr(p, '\n', (size_t)(e - p))) != NULL) {
-		c++;
-		p++;
-	}
-	return c;
-}
 
 /* The From_ line and the new header of message cur, into b. */
 static int
@@ -1204,22 +1245,35 @@ commit_done(struct mailbox *mb, int ok)
 int
 mb_base_in_place(struct mailbox *mb)
 {
-	char line[128];
-	int n;
+	struct buf line;
+	size_t n;
+	int r = 0;
 
 	if (mb->n == 0 || mb->first_kept != 0 || needs_rewrite(&mb->msgs[0]) ||
 	    mb->base_off <= 0 || mb->file_validity != mb->uidvalidity)
 		return 0;
-	n = snprintf(line, sizeof(line), "X-IMAPbase: %lu %010lu",
-	    mb->uidvalidity, mb->uidnext);
-	if (n < 0 || (size_t)n + 1 > mb->base_len || mb->base_len >= sizeof(line))
+	buf_init(&line, 0);
+	if (base_line(mb, &line) < 0 || line.len + 1 > mb->base_len) {
+		buf_free(&line);
 		return 0;
-	memset(line + n, ' ', mb->base_len - 1 - (size_t)n);
-	line[mb->base_len - 1] = '\n';
+	}
+	/* the old line's length, padded with spaces */
+	for (n = line.len; n + 1 < mb->base_len; n++)
+		if (buf_append(&line, " ", 1) < 0) {
+			buf_free(&line);
+			return 0;
+		}
+	if (buf_append(&line, "\n", 1) < 0) {
+		buf_free(&line);
+		return 0;
+	}
 	if (lseek(mb->fd, mb->base_off, SEEK_SET) < 0 ||
-	    write(mb->fd, line, mb->base_len) != (ssize_t)mb->base_len)
-		return -1;
-	return 1;
+	    write(mb->fd, line.data, line.len) != (ssize_t)line.len)
+		r = -1;
+	else
+		r = 1;
+	buf_free(&line);
+	return r;
 }
 
 static void

@@ -137,21 +137,6 @@ is_kwsep(int c)
 	return c == ' ' || c == '\t' || c == ',' || c == '\r' || c == '\n';
 }
 
-/* Count LFs: the one loop every body byte goes through when a
- * Content-Length is trusted. */
-static unsigned long
-count_lf(const char *s, size_t n)
-{
-	const char *e = s + n, *q;
-	unsigned long c = 0;
-
-	while (s < e && (q = memchr(s, '\n', (size_t)(e - s))) != NULL) {
-		c++;
-		s = q + 1;
-	}
-	return c;
-}
-
 struct mboxp *
 mboxp_new(off_t filesize, mboxp_peek_fn *peek, mboxp_msg_fn *msg, void *arg)
 {
@@ -289,6 +274,10 @@ base_parse(struct mbox_msg *m, const char *v, size_t n)
 		if (parse_ulong_n(v + i, j - i, UID_MAX, dst[k]) < 0)
 			*dst[k] = 0;
 	}
+	/* UW imapd and Dovecot keep the last UID given out: the next one
+	 * is above it.  (An absent or bad number stays 0: unknown.) */
+	if (m->uidnext > 0 && m->uidnext < UID_MAX)
+		m->uidnext++;
 }
 
 /* The value of the first field of its kind, trimmed. */

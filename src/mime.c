@@ -354,18 +354,6 @@ param_scan(struct mime_mem *m, const char *s, struct rawparam *rp)
 	return n;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Append v[0..n), %XX-decoded if enc (RFC 2231 4), at out + *olen. */
 static void
 pct_decode(char *out, size_t *olen, const char *v, size_t n, int enc)
@@ -374,10 +362,10 @@ pct_decode(char *out, size_t *olen, const char *v, size_t n, int enc)
 
 	for (i = 0; i < n; i++) {
 		if (enc && v[i] == '%' && i + 2 < n &&
-		    hexval((unsigned char)v[i + 1]) >= 0 &&
-		    hexval((unsigned char)v[i + 2]) >= 0) {
-			out[(*olen)++] = (char)(hexval((unsigned char)v[i + 1])
-			    * 16 + hexval((unsigned char)v[i + 2]));
+		    hex_value((unsigned char)v[i + 1]) >= 0 &&
+		    hex_value((unsigned char)v[i + 2]) >= 0) {
+			out[(*olen)++] = (char)(hex_value((unsigned char)v[i + 1])
+			    * 16 + hex_value((unsigned char)v[i + 2]));
 			i += 2;
 		} else
 			out[(*olen)++] = v[i];

@@ -125,4 +125,10 @@
 #define MAILBOX_MEMOS		4096
 #endif
 
+/* Keywords listed in X-IMAPbase (Dovecot allows 26 per mailbox in
+ * Maildir; mbox has no limit of its own). */
+#ifndef MAILBOX_KEYWORDS_MAX
+#define MAILBOX_KEYWORDS_MAX	64
+#endif
+
 #endif

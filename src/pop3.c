@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include "auth.h"
-#include "base64.h"
 #include "conf.h"
 #include "conn.h"
 #include "log.h"
@@ -399,9 +398,8 @@ pop3_auth(struct pop3_sess *s, char *arg)
 		return;
 	}
 	if (s->mech == MECH_CRAM) {
-		if (auth_challenge(s->challenge, sizeof(s->challenge)) < 0 ||
-		    base64_encode((const unsigned char *)s->challenge,
-		    strlen(s->challenge), b64, sizeof(b64)) == (size_t)-1) {
+		if (sasl_cram_challenge(s->challenge, sizeof(s->challenge), b64,
+		    sizeof(b64)) < 0) {
 			set_state(s, P_AUTH);
 			err(s, "[SYS/TEMP] Internal error");
 			return;

@@ -167,8 +167,23 @@ parse_ipv4(const char *s, size_t len, unsigned char *out)
 	return n == 4 ? 0 : -1;
 }
 
-static int
-hexval(int c)
+/* The line feeds in p[0..n): what LF -> CRLF adds to a text's size. */
+unsigned long
+count_lf(const char *p, size_t n)
+{
+	unsigned long c = 0;
+	const char *e = p + n;
+
+	while (p < e && (p = memchr(p, '\n', (size_t)(e - p))) != NULL) {
+		c++;
+		p++;
+	}
+	return c;
+}
+
+/* The value of a hexadecimal digit (either case), or -1. */
+int
+hex_value(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -212,7 +227,7 @@ parse_ipv6(const char *s, size_t len, unsigned char *out)
 		v = 0;
 		digits = 0;
 		for (; i < j; i++) {
-			int h = hexval((unsigned char)s[i]);
+			int h = hex_value((unsigned char)s[i]);
 
 			if (h < 0 || ++digits > 4)
 				return -1;

@@ -56,6 +56,10 @@ void netmask_format(const struct netmask *m, char *out, size_t outlen);
 
 /* Case-insensitive ASCII comparison (strcasecmp is not C89). */
 int ascii_casecmp(const char *a, const char *b);
+/* The value of a hexadecimal digit (either case), or -1. */
+int hex_value(int c);
+/* The line feeds in p[0..n). */
+unsigned long count_lf(const char *p, size_t n);
 int ascii_ncasecmp(const char *a, const char *b, size_t n);
 
 /* Milliseconds on a wrapping clock; compare only with ms_before(). */

@@ -366,7 +366,7 @@ test_metadata(void)
 	CHECK(r.n == 1 && strcmp(r.m[0].keywords, "$Label1 Work NonJunk") == 0 &&
 	    !r.m[0].keywords_cut);
 	CHECK(r.n == 1 && r.m[0].uid == 17 &&
-	    r.m[0].uidvalidity == 1700000000UL && r.m[0].uidnext == 18 &&
+	    r.m[0].uidvalidity == 1700000000UL && r.m[0].uidnext == 19 &&
 	    strcmp(r.m[0].uidl, "5a1b2c3d4e") == 0 && !r.m[0].pseudo);
 	CHECK(r.n == 1 && r.m[0].status.off == r.m[0].hdr && r.m[0].status.len == 11 &&
 	    r.m[0].xkeywords.len == strlen("x-keywords: $Label1, Work\n"
@@ -383,7 +383,7 @@ test_metadata(void)
 	parse_str("bad numbers", d, &r);
 	CHECK(r.n == 1 && r.m[0].uid == 0 && r.m[0].uidl[0] == '\0' &&
 	    r.m[0].xuid.off == r.m[0].hdr && r.m[0].uidvalidity == 0 &&
-	    r.m[0].uidnext == 5);
+	    r.m[0].uidnext == 6);
 	d = "From a Sun Nov 22 04:14:00 2026\nX-UID: 4294967295\n"
 	    "X-UIDL: a b\nX-UID: 3\n\n";
 	parse_str("max uid", d, &r);
@@ -398,12 +398,12 @@ test_metadata(void)
 	    "Subject: DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA\n\n";
 	parse_str("pseudo", d, &r);
 	CHECK(r.n == 2 && r.m[0].pseudo && r.m[0].uidvalidity == 1763514000UL &&
-	    r.m[0].uidnext == 4 && r.m[0].ximapbase.off > 0 && !r.m[1].pseudo);
+	    r.m[0].uidnext == 5 && r.m[0].ximapbase.off > 0 && !r.m[1].pseudo);
 	d = "From a Sun Nov 22 04:14:00 2026\n"
 	    "Subject: DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA\n"
 	    "X-IMAP: 1763514000 0000000004";
 	parse_str("pseudo, cut short", d, &r);
-	CHECK(r.n == 1 && r.m[0].pseudo && r.m[0].uidnext == 4 &&
+	CHECK(r.n == 1 && r.m[0].pseudo && r.m[0].uidnext == 5 &&
 	    r.m[0].body == r.m[0].end);
 }
 
@@ -734,8 +734,9 @@ test_uw(void)
 		return;
 	CHECK(r.n == 4);
 	if (r.n == 4) {
+		/* "X-IMAP: V 0000000004": the last UID, so 5 comes next */
 		CHECK(r.m[0].pseudo && r.m[0].uidvalidity == 1763514000UL &&
-		    r.m[0].uidnext == 4 && r.m[0].date == 1763546400L &&
+		    r.m[0].uidnext == 5 && r.m[0].date == 1763546400L &&
 		    r.m[0].ximapbase.len == strlen("X-IMAP: 1763514000 "
 		    "0000000004 $Forwarded Junk\n") &&
 		    r.m[0].meta_lines == 2);
@@ -767,8 +768,9 @@ test_dovecot(void)
 		return;
 	CHECK(r.n == 3);
 	if (r.n == 3) {
+		/* last UID 3 (Dovecot writes it so): UIDNEXT 4 */
 		CHECK(r.m[0].uidvalidity == 1763600000UL &&
-		    r.m[0].uidnext == 3 && r.m[0].uid == 1 &&
+		    r.m[0].uidnext == 4 && r.m[0].uid == 1 &&
 		    r.m[0].flags == (MF_SEEN | MF_OLD | MF_ANSWERED) &&
 		    strcmp(r.m[0].keywords, "$Forwarded NonJunk") == 0 &&
 		    r.m[0].xkeywords.len == 31 + 40 && r.m[0].meta_lines == 6 &&
