@@ -415,7 +415,7 @@ put_item(struct imap_fetch *f, struct buf *out,
 		return buf_printf(out, "UID %lu", v->uid);
 	case IMAP_F_FLAGS:
 		return buf_puts(out, "FLAGS ") < 0 ? -1 :
-		    imap_put_flags(out, v->flags, v->keywords, v->recent);
+		    imap_put_flags(out, v->flags, v->keywords, (v->bits & V_RECENT));
 	case IMAP_F_INTERNALDATE:
 		return buf_puts(out, "INTERNALDATE ") < 0 ? -1 :
 		    put_date(out, m->date);
@@ -585,7 +585,7 @@ fetch_fill(void *arg, struct buf *out)
 			/* \Seen was set: the client learns it here */
 			if (buf_puts(out, " FLAGS ") < 0 ||
 			    imap_put_flags(out, s->v[f->i].flags,
-			    s->v[f->i].keywords, s->v[f->i].recent) < 0)
+			    s->v[f->i].keywords, (s->v[f->i].bits & V_RECENT)) < 0)
 				return -1;
 		}
 		if (buf_puts(out, ")\r\n") < 0)

@@ -175,8 +175,11 @@ view_free(struct imap_sess *s)
 	unsigned long i;
 
 	for (i = 0; i < s->nv; i++) {
-		free(s->v[i].keywords);
-		free(s->v[i].kwset);
+		/* most have neither: no call for those */
+		if (s->v[i].keywords != NULL)
+			free(s->v[i].keywords);
+		if (s->v[i].kwset != NULL)
+			free(s->v[i].kwset);
 	}
 	free(s->v);
 	s->v = NULL;
@@ -228,7 +231,7 @@ view_change(struct imap_sess *s, unsigned long i, unsigned flags,
 		m->keywords = dup_or_null(kws);
 		free(v->kwset);
 		v->kwset = dup_or_null(kws);
-		v->kwdirty = 1;
+		v->bits |= V_KWDIRTY;
 		m->changed = 1;
 		s->dirty = 1;
 	}
@@ -257,10 +260,28 @@ send_fetch_flags(struct imap_sess *s, unsigned long i)
 	buf_init(&b, 0);
 	if (buf_printf(&b, "* %lu FETCH (UID %lu FLAGS ", i + 1,
 	    s->v[i].uid) == 0 && imap_put_flags(&b, s->v[i].flags,
-	    s->v[i].keywords, s->v[i].recent) == 0 &&
+	    s->v[i].keywords, (s->v[i].bits & V_RECENT)) == 0 &&
 	    buf_puts(&b, ")\r\n") == 0)
 		conn_write(s->c, b.data, b.len);
 	buf_free(&b);
+}
+
+/*
+ * RFC 3501 2.3.2: \Recent in exactly one session; "Status: O" in the
+ * file says a session had it (UW, Dovecot, mutt).  EXAMINE leaves it.
+ */
+static void
+view_recent(struct imap_sess *s, struct imap_msg *v, struct mb_msg *m,
+    unsigned long *recent)
+{
+	v->bits |= V_RECENT;
+	(*recent)++;
+	if (!s->readonly) {
+		m->flags |= MF_OLD;
+		m->changed = 1;
+		v->add |= MF_OLD;
+		s->dirty = 1;
+	}
 }
 
 /* A new message joins the view; \Recent is ours if nobody saw it. */
@@ -274,19 +295,10 @@ view_new(struct imap_sess *s, int j, unsigned long *recent)
 		return -1;
 	v->uid = m->uid;
 	v->mbi = j;
-	v->keywords = dup_or_null(m->keywords);
-	/* RFC 3501 2.3.2: \Recent in exactly one session; "Status: O"
-	 * in the file says a session had it (UW, Dovecot, mutt). */
-	if (!(m->flags & MF_OLD)) {
-		v->recent = 1;
-		(*recent)++;
-		if (!s->readonly) {
-			m->flags |= MF_OLD;
-			m->changed = 1;
-			v->add |= MF_OLD;
-			s->dirty = 1;
-		}
-	}
+	if (m->keywords != NULL)
+		v->keywords = dup_or_null(m->keywords);
+	if (!(m->flags & MF_OLD))
+		view_recent(s, v, m, recent);
 	v->flags = m->flags;
 	return 0;
 }
@@ -324,7 +336,7 @@ reconcile(struct imap_sess *s)
 			m->flags = (m->flags | v->add) & ~v->del;
 			m->changed = 1;
 		}
-		if (fresh && v->kwdirty && !kw_equal(m->keywords, v->kwset)) {
+		if (fresh && (v->bits & V_KWDIRTY) && !kw_equal(m->keywords, v->kwset)) {
 			free(m->keywords);
 			m->keywords = dup_or_null(v->kwset);
 			m->changed = 1;
@@ -368,7 +380,7 @@ reconcile(struct imap_sess *s)
 		conn_printf(s->c, "* %lu EXISTS\r\n", s->nv);
 	if (recent > 0) {
 		for (recent = 0, i = 0; i < s->nv; i++)
-			recent += s->v[i].recent;
+			recent += s->v[i].bits & V_RECENT;
 		conn_printf(s->c, "* %lu RECENT\r\n", recent);
 	}
 	return 0;
@@ -430,7 +442,7 @@ clear_changes(struct imap_sess *s)
 
 	for (i = 0; i < s->nv; i++) {
 		s->v[i].add = s->v[i].del = 0;
-		s->v[i].kwdirty = 0;
+		s->v[i].bits &= ~V_KWDIRTY;
 		free(s->v[i].kwset);
 		s->v[i].kwset = NULL;
 	}
@@ -659,11 +671,50 @@ imap_folder_exists(struct imap_sess *s, const char *name, char *path,
 	return 0;
 }
 
+/*
+ * The view of a SELECT: one pass over the index, at its final size at
+ * once.  This loop is most of what a repeated SELECT of a large mailbox
+ * costs, so it reads only what it needs.
+ */
+static int
+build_view(struct imap_sess *s, struct mailbox *mb, int n,
+    unsigned long *recent, unsigned long *unseen)
+{
+	const struct mb_msg *m;
+	struct imap_msg *v;
+	int j;
+
+	if (n == 0)
+		return 0;
+	if ((s->v = malloc((size_t)n * sizeof(*s->v))) == NULL)
+		return -1;
+	s->capv = (unsigned long)n;
+	for (j = 0, v = s->v; j < n; j++, v++) {
+		m = mailbox_msg(mb, j);
+		v->uid = m->uid;
+		v->keywords = v->kwset = NULL;
+		v->mbi = j;
+		v->add = v->del = v->bits = 0;
+		s->nv++;
+		if (m->keywords != NULL) {
+			if ((v->keywords = dup_or_null(m->keywords)) == NULL)
+				return -1;
+			(void)kw_note(s, v->keywords);
+		}
+		if (!(m->flags & MF_OLD))
+			view_recent(s, v, mailbox_msg(mb, j), recent);
+		v->flags = m->flags;
+		if (*unseen == 0 && !(m->flags & MF_SEEN))
+			*unseen = (unsigned long)j + 1;
+	}
+	return 0;
+}
+
 static void
 select_opened(void *arg, int status, struct mailbox *mb)
 {
 	struct imap_sess *s = arg;
-	unsigned long recent = 0, unseen = 0, i;
+	unsigned long recent = 0, unseen = 0;
 	int n, j;
 
 	s->mb = status == MB_OK ? mb : NULL;
@@ -676,20 +727,15 @@ select_opened(void *arg, int status, struct mailbox *mb)
 		return;
 	}
 	n = mailbox_count(mb);
-	for (j = 0; j < n; j++) {
-		if (view_new(s, j, &recent) < 0) {
-			mailbox_release(mb);
-			s->mb = NULL;
-			view_free(s);
-			s->path[0] = '\0';
-			imap_set_state(s, IMAP_AUTH);
-			imap_no(s, "[SERVERBUG] Out of memory");
-			imap_done(s);
-			return;
-		}
-		(void)kw_note(s, s->v[s->nv - 1].keywords);
-		if (unseen == 0 && !(s->v[s->nv - 1].flags & MF_SEEN))
-			unseen = s->nv;
+	if (build_view(s, mb, n, &recent, &unseen) < 0) {
+		mailbox_release(mb);
+		s->mb = NULL;
+		view_free(s);
+		s->path[0] = '\0';
+		imap_set_state(s, IMAP_AUTH);
+		imap_no(s, "[SERVERBUG] Out of memory");
+		imap_done(s);
+		return;
 	}
 	s->uidvalidity = mailbox_uidvalidity(mb);
 	s->uidnext = mailbox_uidnext(mb);
@@ -701,8 +747,7 @@ select_opened(void *arg, int status, struct mailbox *mb)
 	conn_printf(s->c, "* OK [UIDVALIDITY %lu] UIDs valid\r\n"
 	    "* OK [UIDNEXT %lu] Predicted next UID\r\n", s->uidvalidity,
 	    s->uidnext);
-	for (i = 0; i < s->nv; i++)
-		s->v[i].mbi = -1;
+	/* (mbi is set again by the sync of each command) */
 	imap_result(s, "OK", "[%s] %s completed", s->readonly ? "READ-ONLY" :
 	    "READ-WRITE", s->readonly ? "EXAMINE" : "SELECT");
 	log_info("imap[%lu] %s: %s %s, %lu messages", s->c->id, s->c->peer,
@@ -1028,7 +1073,7 @@ search_step(void *arg)
 		sm.uid = v->uid;
 		sm.size = m->size;
 		sm.flags = m->flags;
-		sm.recent = v->recent;
+		sm.recent = (v->bits & V_RECENT) != 0;
 		sm.keywords = m->keywords;
 		sm.internaldate = m->date;
 		if (needs) {

@@ -11,6 +11,8 @@
 #define STEP_BYTES	(256UL * 1024UL)	/* I/O per loop turn */
 #define LOCK_WAIT_MS	10000UL		/* then [IN-USE] */
 #define HDR_MAX		(256UL * 1024UL)	/* a header we rewrite */
+#define SYNC_EVERY	(2UL * 1024UL * 1024UL)	/* copied, then fsync */
+#define TRIM_STEP	(32UL * 1024UL * 1024UL)	/* cut per turn */
 
 enum mb_state {
 	MB_LOCKING, MB_READING, MB_OPEN, MB_COMMIT, MB_APPEND, MB_DEAD
@@ -29,6 +31,9 @@ struct mailbox {
 	int			n, cap;
 	unsigned long		uidvalidity, uidnext;
 	int			base_dirty;	/* X-IMAPbase to (re)write */
+	int			unwritten;	/* UIDs given out, not in the file */
+	off_t			unsynced;	/* written since the last fsync */
+	int			trimming;	/* removing the used copy */
 	/* stepping */
 	struct ev_timer		timer;
 	unsigned long		since;
