@@ -26,6 +26,8 @@ IMAP_CAPS_REQUIRED = ["IMAP4rev1", "UIDPLUS", "NAMESPACE", "ID", "UNSELECT",
                       "AUTH=PLAIN", "AUTH=LOGIN", "AUTH=CRAM-MD5"]
 #: lines of transcript shown with a failure
 TRANSCRIPT_TAIL = 30
+#: a tagged reply that refuses (Imap.cmd's want)
+NO_OR_BAD = r"(NO|BAD)( .*)?"
 
 
 class Lit(bytes):
@@ -254,6 +256,19 @@ class Imap:
                 out["_name"] = v[0]
         return out
 
+    def noop_until(self, kind, timeout=10, interval=0.5):
+        """NOOP every interval s until an untagged kind response (e.g.
+        "EXISTS") has come, for at most timeout s: returns the untagged
+        responses of all those NOOPs."""
+        got = []
+
+        def seen():
+            unt, _ = self.cmd("NOOP")
+            got.extend(unt)
+            return self.untagged(got, kind)
+        wait_until(seen, timeout, interval)
+        return got
+
     def untagged(self, unt, kind):
         """The untagged responses of kind (e.g. "EXISTS", "LIST")."""
         out = []
@@ -265,26 +280,45 @@ class Imap:
         return out
 
 
+class ImapSetup(SharedSetup):
+    """SharedSetup (the daemon and fresh users of a script) with IMAP
+    sessions on it."""
+
+    def connect(self, s=None, name="c"):
+        """A connection (greeting read) to s, default the shared
+        sandbox."""
+        return Imap((s or self.sb()).port("imap"), name)
+
+    def session(self, user, s=None, name="c"):
+        """A connection with user logged in."""
+        c = self.connect(s, name)
+        c.login(user, self.users[user])
+        return c
+
+
 def quote(s):
     """An IMAP quoted string for s (str)."""
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+#: what select_info() takes from the untagged responses: (regex matched
+#: at the start of a line, with the groups k, the key (lower-cased),
+#: and v, the value; how to convert v)
+_SELECT_DATA = [
+    (r"\* (?P<v>[0-9]+) (?P<k>(?i:EXISTS|RECENT))\Z", int),
+    (r"\* (?P<k>FLAGS) \((?P<v>.*)\)\Z", str.split),
+    (r"\* OK \[(?P<k>UNSEEN|UIDVALIDITY|UIDNEXT) (?P<v>[0-9]+)\]", int),
+    (r"\* OK \[(?P<k>PERMANENTFLAGS) \((?P<v>.*?)\)\]", str.split),
+]
+
+
 def select_info(unt, tl):
     info = {"lines": [u.decode("latin-1") for u in unt], "tagged": tl}
     for s in info["lines"]:
-        m = re.fullmatch(r"\* ([0-9]+) (EXISTS|RECENT)", s, re.I)
-        if m:
-            info[m.group(2).lower()] = int(m.group(1))
-        m = re.fullmatch(r"\* FLAGS \((.*)\)", s)
-        if m:
-            info["flags"] = m.group(1).split()
-        m = re.match(r"\* OK \[(UNSEEN|UIDVALIDITY|UIDNEXT) ([0-9]+)\]", s)
-        if m:
-            info[m.group(1).lower()] = int(m.group(2))
-        m = re.match(r"\* OK \[PERMANENTFLAGS \((.*?)\)\]", s)
-        if m:
-            info["permanentflags"] = m.group(1).split()
+        for rx, conv in _SELECT_DATA:
+            m = re.match(rx, s)
+            if m:
+                info[m.group("k").lower()] = conv(m.group("v"))
     m = re.match(r"\S+ OK \[(READ-WRITE|READ-ONLY)\]", tl)
     info["rw"] = m.group(1) if m else None
     return info

@@ -36,17 +36,14 @@ import pwd
 import re
 import shutil
 import socket
-import stat
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import yubintest  # noqa: E402
 from yubintest import *  # noqa: E402,F401,F403
 
-IN_CI = os.environ.get("CI") == "true"
 USER = "demo"
 SECRET = "demopw"
 USERS = {USER: SECRET, "bob": "bobpw"}
@@ -59,34 +56,6 @@ SYSTEM_FLAGS = ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted",
 
 
 # ------------------------------------------------------------ tools
-
-def need(tool, path=None):
-    """The tool's path; a note and None if it is missing (a failure
-    under CI=true)."""
-    p = path if path and os.access(path, os.X_OK) else shutil.which(tool)
-    if p:
-        return p
-    if IN_CI:
-        fail("%s not installed; CI=true requires it (.ci/run installs it)"
-             % tool)
-    note("SKIP this case: %s not installed" % tool)
-    return None
-
-
-def workdir(tag="imapi"):
-    d = tempfile.mkdtemp(prefix="yubintest-%s-" % tag)
-    yubintest._tmpdirs.append(d)
-    return d
-
-
-def run(argv, timeout=60, env=None, cwd=None, input=None):
-    p = subprocess.run(argv, input=input,
-                       stdin=None if input is not None else
-                       subprocess.DEVNULL, capture_output=True,
-                       timeout=timeout, env=env, cwd=cwd)
-    return (p.returncode, p.stdout.decode("latin-1"),
-            p.stderr.decode("latin-1"))
-
 
 def spool(sb, user=USER):
     return sb.path("mail", user)
@@ -222,11 +191,7 @@ class ISandbox(Sandbox):
 def stop_refs():
     for p in _refs:
         if p.poll() is None:
-            p.terminate()
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
+            stop_process(p)
     del _refs[:]
 
 
@@ -633,6 +598,16 @@ def logout(M):
     check(typ == "BYE", "LOGOUT: %s %r" % (typ, dat))
 
 
+def delivered_inbox(tag, n):
+    """A sandbox whose INBOX got the messages msg_text(tag, 1 .. n) over
+    SMTP, and an imaplib session on it with INBOX selected: (sandbox,
+    session, select() info)."""
+    s = ISandbox(users=USERS)
+    deliver(s, [msg_text(tag, i) for i in range(1, n + 1)])
+    M = login(s)
+    return s, M, select(M)
+
+
 # ============================================================ imaplib
 
 @icase("imaplib: LOGIN, CAPABILITY, SELECT/EXAMINE, \\Recent, LOGOUT")
@@ -905,10 +880,7 @@ def _():
 @icase("imaplib: STORE, COPY, EXPUNGE and the UID commands; UIDs survive "
        "sessions and a restart")
 def _():
-    s = ISandbox(users=USERS)
-    deliver(s, [msg_text("st", i) for i in range(1, 7)])
-    M = login(s)
-    select(M)
+    s, M, _ = delivered_inbox("st", 6)
     um = uid_map(M)
     uids = sorted(um)
     check(len(uids) == 6, "UIDs %r" % uids)
@@ -1214,8 +1186,8 @@ def _():
 
 def mutt_run(sb, d, keys, folder="INBOX", timeout=40):
     """mutt -f imap://.../FOLDER with keys pushed, through a pty."""
-    mutt = shutil.which("neomutt") and False or need("mutt")
-    script = need("script") if mutt else None
+    mutt = shutil.which("neomutt") and False or need_tool("mutt")
+    script = need_tool("script") if mutt else None
     if not (mutt and script):
         return None
     port = sb.port("imap")
@@ -1239,8 +1211,8 @@ def mutt_run(sb, d, keys, folder="INBOX", timeout=40):
            (mutt, rc, port, folder, keys))
     env = dict(os.environ, TERM="xterm", HOME=d, LC_ALL="C")
     try:
-        code_, so, se = run([script, "-qec", cmd, "/dev/null"],
-                            timeout=timeout, env=env)
+        code_, so, se = run_tool([script, "-qec", cmd, "/dev/null"],
+                                 timeout=timeout, env=env)
     except subprocess.TimeoutExpired as e:
         fail("mutt did not finish within %d s; its screen: %r" %
              (timeout, _screen(e.stdout or b"")[-1500:]))
@@ -1255,7 +1227,7 @@ def _screen(b):
 @icase("mutt: imap:// folder browser, read, flag, delete and sync; the "
        "server state checked over IMAP")
 def _():
-    if not need("mutt") or not need("script"):
+    if not need_tool("mutt") or not need_tool("script"):
         return
     s = ISandbox(users=USERS)
     texts = [msg_text("mutt", i) for i in range(1, 5)]
@@ -1271,7 +1243,7 @@ def _():
     before = by_subject(M)
     logout(M)
     settle(s)
-    d = workdir("mutt")
+    d = temp_dir("mutt")
     p_work = os.path.join(d, "piped-work.eml")
     p_arch = os.path.join(d, "piped-arch.eml")
     p_read = os.path.join(d, "piped-read.eml")
@@ -1410,18 +1382,15 @@ def server_state(sb):
 @icase("mbsync: INBOX <-> Maildir both ways (new mail, APPEND, flags, "
        "deletion), then a second run changes nothing")
 def _():
-    mbsync = need("mbsync")
+    mbsync = need_tool("mbsync")
     if not mbsync:
         return
-    s = ISandbox(users=USERS)
-    deliver(s, [msg_text("mb", i) for i in range(1, 5)])
-    M = login(s)
-    select(M)
+    s, M, _ = delivered_inbox("mb", 4)
     ok(M.store("1", "+FLAGS", "(\\Seen)"), "STORE 1 \\Seen")
     ok(M.store("2", "+FLAGS", "(\\Flagged)"), "STORE 2 \\Flagged")
     logout(M)
     settle(s)
-    d = workdir("mbsync")
+    d = temp_dir("mbsync")
     os.makedirs(os.path.join(d, "maildir"))
     rc = os.path.join(d, "mbsyncrc")
     with open(rc, "w") as f:
@@ -1431,8 +1400,8 @@ def _():
 
     def sync(what):
         try:
-            c, so, se = run([mbsync, "-Dn", "-c", rc, "-a"], timeout=60,
-                            env=env)
+            c, so, se = run_tool([mbsync, "-Dn", "-c", rc, "-a"],
+                                 timeout=60, env=env)
         except subprocess.TimeoutExpired as e:
             fail("mbsync (%s) hung; output tail %r" % (
                 what, (e.stdout or b"")[-2000:]))
@@ -1547,17 +1516,17 @@ def _():
 def mailx_headers(kind, path):
     """[(status char, subject tag)] of the header summary of mailx
     (bsd-mailx or s-nail) on a COPY of path (so nothing is rewritten)."""
-    d = workdir("mailx")
+    d = temp_dir("mailx")
     cp = os.path.join(d, "copy.mbox")
     shutil.copyfile(path, cp)
     env = dict(os.environ, HOME=d, MAILRC="/dev/null", LC_ALL="C",
                MAIL=cp)
     if kind == "s-nail":
-        argv = [need("s-nail"), "-n", "-R", "-H", "-f", cp]
-        c, so, se = run(argv, env=env, timeout=30)
+        argv = [need_tool("s-nail"), "-n", "-R", "-H", "-f", cp]
+        c, so, se = run_tool(argv, env=env, timeout=30)
     else:
-        argv = [need("bsd-mailx"), "-N", "-f", cp]
-        c, so, se = run(argv, env=env, timeout=30, input=b"h\nx\n")
+        argv = [need_tool("bsd-mailx"), "-N", "-f", cp]
+        c, so, se = run_tool(argv, env=env, timeout=30, input=b"h\nx\n")
     out = []
     for ln in so.splitlines():
         m = re.match(r"^[> ]([A-Z+* ]) {0,3}([0-9]+) .*?\b(mx-[0-9]+)\b", ln)
@@ -1569,13 +1538,10 @@ def mailx_headers(kind, path):
 @icase("mailx: bsd-mailx and s-nail show the read/unread/flagged/expunged "
        "state left by IMAP")
 def _():
-    have = [k for k in ("bsd-mailx", "s-nail") if need(k)]
+    have = [k for k in ("bsd-mailx", "s-nail") if need_tool(k)]
     if not have:
         return
-    s = ISandbox(users=USERS)
-    deliver(s, [msg_text("mx", i) for i in range(1, 6)])
-    M = login(s)
-    select(M)
+    s, M, _ = delivered_inbox("mx", 5)
     um = sorted(uid_map(M))
     ok(M.store("1", "+FLAGS", "(\\Seen)"), "STORE 1 \\Seen")
     ok(M.store("2", "+FLAGS", "(\\Deleted)"), "STORE 2 \\Deleted")
@@ -1635,29 +1601,26 @@ def mailx_delete(path, n, env_dir):
     env = dict(os.environ, HOME=env_dir, MAILRC="/dev/null", LC_ALL="C")
     p = shutil.which("bsd-mailx")
     if p:
-        return run([p, "-N", "-f", path], env=env, timeout=30,
-                   input=b"d %d\nq\n" % n)
-    p = need("s-nail")
+        return run_tool([p, "-N", "-f", path], env=env, timeout=30,
+                        input=b"d %d\nq\n" % n)
+    p = need_tool("s-nail")
     if not p:
         return None
-    return run([p, "-n", "-N", "-Y", "d %d" % n, "-Y", "quit", "-f", path],
-               env=env, timeout=30)
+    return run_tool([p, "-n", "-N", "-Y", "d %d" % n, "-Y", "quit", "-f",
+                     path], env=env, timeout=30)
 
 
 @icase("mailx: bsd-mailx deletes a message; IMAP sees it gone, the other "
        "UIDs unchanged (after LOGOUT, and while selected)")
 def _():
-    if not (shutil.which("bsd-mailx") or need("s-nail")):
+    if not (shutil.which("bsd-mailx") or need_tool("s-nail")):
         return
-    s = ISandbox(users=USERS)
-    deliver(s, [msg_text("mx", i) for i in range(1, 6)])
-    M = login(s)
-    info = select(M)
+    s, M, info = delivered_inbox("mx", 5)
     ok(M.store("3", "+FLAGS", "(\\Flagged $Keep)"), "STORE 3")
     before = by_subject(M)
     logout(M)
     settle(s)
-    d = workdir("mailx")
+    d = temp_dir("mailx")
     # 1. with no IMAP session: mailx deletes message 2 (mx-2)
     r = mailx_delete(spool(s), 2, d)
     check(r[0] == 0, "mailx exit %r: %r" % (r[0], r[1:]))
@@ -1747,7 +1710,7 @@ class Dovecot:
 
     def __init__(self):
         self.bin = doveadm_path()
-        self.dir = workdir("dovecot")
+        self.dir = temp_dir("dovecot")
         self.inbox = os.path.join(self.dir, "inbox")
         for sub in ("mail", "home", "run"):
             os.mkdir(os.path.join(self.dir, sub))
@@ -1782,8 +1745,8 @@ class Dovecot:
 
     def adm(self, *args, input=None):
         env = dict(os.environ, USER=USER, HOME=os.path.join(self.dir, "home"))
-        c, so, se = run([self.bin, "-c", self.conf] + list(args), env=env,
-                        input=input, timeout=60)
+        c, so, se = run_tool([self.bin, "-c", self.conf] + list(args),
+                             env=env, input=input, timeout=60)
         if c != 0:
             log = read_bytes(os.path.join(self.dir, "dovecot.log")) or b""
             fail("doveadm %s: exit %d\n%s%s\n%s" % (
@@ -1848,8 +1811,8 @@ def capture_fixture(dest):
     exp = dovecot_expected(dv)
     ver = "?"
     if shutil.which("dovecot") or os.access("/usr/sbin/dovecot", os.X_OK):
-        ver = run([shutil.which("dovecot") or "/usr/sbin/dovecot",
-                   "--version"])[1].strip()
+        ver = run_tool([shutil.which("dovecot") or "/usr/sbin/dovecot",
+                        "--version"])[1].strip()
     exp["dovecot_version"] = ver
     os.makedirs(dest, exist_ok=True)
     shutil.copyfile(dv.inbox, os.path.join(dest, "INBOX.mbox"))
@@ -1983,10 +1946,7 @@ def mbox_meta(data):
 @icase("yubind -> dovecot: the spool yubind wrote after STOREs reads back in "
        "Dovecot with the same UIDs, flags and keywords")
 def _():
-    s = ISandbox(users=USERS)
-    deliver(s, [msg_text("yd", i) for i in range(1, 7)])
-    M = login(s)
-    select(M)
+    s, M, _ = delivered_inbox("yd", 6)
     ok(M.store("1", "+FLAGS", "(\\Seen)"), "STORE")
     ok(M.store("2", "+FLAGS", "(\\Flagged \\Answered $Label1 Junk)"), "STORE")
     ok(M.store("3", "+FLAGS", "(\\Deleted)"), "STORE")
@@ -2028,16 +1988,6 @@ def _():
 
 # ============================================================ inetd
 
-def find_inetd():
-    if os.environ.get("YUBINTEST_INETD") == "none":
-        return None, None
-    if os.access("/usr/sbin/inetd", os.X_OK):
-        return "openbsd", "/usr/sbin/inetd"
-    p = shutil.which("xinetd") or (os.access("/usr/sbin/xinetd", os.X_OK)
-                                   and "/usr/sbin/xinetd")
-    return ("xinetd", p) if p else (None, None)
-
-
 @icase("yubind -i imap on stdin/stdout: LOGIN, SELECT, STORE, FETCH, "
        "LOGOUT, and the flag persists")
 def _():
@@ -2071,59 +2021,14 @@ def _():
     if REFERENCE:
         note("SKIP this case in the Dovecot reference mode")
         return
-    kind, inetd = find_inetd()
+    kind, inetd = need_inetd()
     if inetd is None:
-        need("inetd (openbsd-inetd or xinetd)", "/nonexistent")
         return
-    user = pwd.getpwuid(os.getuid()).pw_name
     s = Sandbox(users=USERS, start=False)
     mbox_install(s, USER, mbox_build([msg_text("inetd", i)
                                       for i in (1, 2, 3)]))
-    d = workdir("inetd")
-    y = yubind_path()
-    proc = None
-    for attempt in range(3):
-        port = free_port()
-        log = open(os.path.join(d, "inetd.log"), "ab")
-        if kind == "openbsd":
-            conf = os.path.join(d, "inetd.conf")
-            with open(conf, "w") as f:
-                f.write("127.0.0.1:%d stream tcp nowait %s %s yubind -S %s "
-                        "-i imap\n" % (port, user, y, s.dir))
-            argv = [inetd, "-d", "-i", conf]
-        else:
-            conf = os.path.join(d, "xinetd.conf")
-            with open(conf, "w") as f:
-                f.write("service yubin-imap\n{\n\ttype = UNLISTED\n"
-                        "\tsocket_type = stream\n\tprotocol = tcp\n"
-                        "\tport = %d\n\tbind = 127.0.0.1\n\twait = no\n"
-                        "\tuser = %s\n\tserver = %s\n"
-                        "\tserver_args = -S %s -i imap\n}\n" %
-                        (port, user, y, s.dir))
-            argv = [inetd, "-dontfork", "-f", conf, "-pidfile",
-                    os.path.join(d, "xinetd.pid")]
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=log, close_fds=True)
-        yubintest.register_process(proc)
-
-        def listening():
-            if proc.poll() is not None:
-                return True
-            try:
-                socket.create_connection(("127.0.0.1", port), 1).close()
-                return True
-            except OSError:
-                return False
-        if wait_until(listening, 10, 0.1) and proc.poll() is None:
-            break
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(5)
-        proc = None
-    if proc is None:
-        fail("%s did not listen; log:\n%s" % (
-            inetd, (read_bytes(os.path.join(d, "inetd.log")) or b"")
-            .decode("latin-1")[-2000:]))
+    proc, ports = start_inetd(kind, inetd, s, ["imap"], temp_dir("inetd"))
+    port = ports["imap"]
     note("using %s (%s)" % (inetd, kind))
     try:
         time.sleep(0.3)
@@ -2149,18 +2054,10 @@ def _():
               "second inetd session: %r (UIDs were %r)" % (got, uids))
         logout(M)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc)
     time.sleep(0.3)
-    if shutil.which("ps"):
-        ps = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True,
-                            text=True).stdout
-        left = [ln for ln in ps.splitlines() if s.dir in ln]
-        check(not left, "yubind -i processes left: %r" % left)
+    left = processes_with(s.dir)
+    check(not left, "yubind -i processes left: %r" % left)
 
 
 if __name__ == "__main__":

@@ -14,37 +14,14 @@ import poplib
 import pwd
 import re
 import shutil
-import socket
-import stat
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import yubintest  # noqa: E402
 from yubintest import *  # noqa: E402,F401,F403
 
-IN_CI = os.environ.get("CI") == "true"
 USERS = {"demo": "demopw", "bob": "bobpw"}
-
-
-def need(tool, path=None):
-    """The tool's path; a note and None if it is missing (a failure
-    under CI=true)."""
-    p = path if path and os.access(path, os.X_OK) else shutil.which(tool)
-    if p:
-        return p
-    if IN_CI:
-        fail("%s not installed; CI=true requires it" % tool)
-    note("SKIP this case: %s not installed" % tool)
-    return None
-
-
-def workdir():
-    d = tempfile.mkdtemp(prefix="yubintest-pop3i-")
-    yubintest._tmpdirs.append(d)
-    return d
 
 
 def texts(tag, n=3):
@@ -55,13 +32,6 @@ def texts(tag, n=3):
                     "\n\nbody %s-%d\n.\n..two dots\n>From quoted\nend\n" %
                     (i, tag, i, tag, i, tag, i)).encode())
     return out
-
-
-def run(argv, timeout=60, env=None, cwd=None):
-    p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
-                       timeout=timeout, env=env, cwd=cwd)
-    return p.returncode, p.stdout.decode("latin-1"), \
-        p.stderr.decode("latin-1")
 
 
 # ------------------------------------------------------------ poplib
@@ -135,13 +105,13 @@ MDA = """#!/bin/sh
 
 @case("fetchmail: APOP, keep + uidl, a second run fetches only new mail")
 def _():
-    fm = need("fetchmail")
+    fm = need_tool("fetchmail")
     if not fm:
         return
     s = Sandbox(users=USERS)
     t = texts("fetch")
     mbox_install(s, "demo", mbox_build(t))
-    d = workdir()
+    d = temp_dir("pop3i")
     out = os.path.join(d, "fetched.mbox")
     mda = os.path.join(d, "mda.sh")
     with open(mda, "w") as f:
@@ -170,7 +140,7 @@ def _():
             got.append(m.group(1).decode() if m else None)
         return got
 
-    code, so, se = run(argv, env=env)
+    code, so, se = run_tool(argv, env=env)
     check(code == 0, "first run: exit %d\n%s\n%s" % (code, so[-2000:],
                                                      se[-2000:]))
     check(marks() == ["fetch-1", "fetch-2", "fetch-3"], "first run "
@@ -183,13 +153,13 @@ def _():
         want = pop3_form(t[i - 1]).replace(b"\r\n", b"\n")
         check(body.endswith(want + b"\n"), "fetched message %d: %r, want "
               "it to end with %r" % (i, body[-300:], want))
-    code, so, se = run(argv, env=env)
+    code, so, se = run_tool(argv, env=env)
     check(code == 1, "second run (no new mail): exit %d, want 1\n%s\n%s" %
           (code, so[-1500:], se[-1500:]))
     check(len(fetched()) == 3, "second run fetched again: %r" % marks())
     smtp_send(s.port("smtp"), "a@client.example", ["demo@localhost"],
               "Subject: new one\n\nbody fetch-4\n")
-    code, so, se = run(argv, env=env)
+    code, so, se = run_tool(argv, env=env)
     check(code == 0, "third run: exit %d\n%s\n%s" % (code, so[-1500:],
                                                      se[-1500:]))
     check(marks() == ["fetch-1", "fetch-2", "fetch-3", "fetch-4"],
@@ -206,14 +176,14 @@ def _():
 
 @case("mutt: pop:// read through a pty, all messages copied to an mbox")
 def _():
-    mutt = shutil.which("neomutt") or need("mutt")
-    script = need("script") if mutt else None
+    mutt = shutil.which("neomutt") or need_tool("mutt")
+    script = need_tool("script") if mutt else None
     if not (mutt and script):
         return
     s = Sandbox(users=USERS)
     t = texts("mutt", 4)
     mbox_install(s, "demo", mbox_build(t))
-    d = workdir()
+    d = temp_dir("pop3i")
     out = os.path.join(d, "mutt-copy.mbox")
     # a fresh HOME without ~/Mail makes mutt ask whether to create it,
     # and that prompt eats the pushed keys
@@ -232,8 +202,8 @@ def _():
            (mutt, rc, s.port("pop3"), keys))
     env = dict(os.environ, TERM="xterm", HOME=d)
     try:
-        code, so, se = run([script, "-qec", cmd, "/dev/null"], timeout=40,
-                           env=env)
+        code, so, se = run_tool([script, "-qec", cmd, "/dev/null"],
+                                timeout=40, env=env)
     except subprocess.TimeoutExpired as e:
         scr = re.sub(br"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()=>][A-Z0-9]?", b" ",
                      e.stdout or b"")
@@ -262,71 +232,16 @@ def _():
 
 # ------------------------------------------------------------ inetd
 
-def find_inetd():
-    if os.environ.get("YUBINTEST_INETD") == "none":
-        return None, None
-    if os.access("/usr/sbin/inetd", os.X_OK):
-        return "openbsd", "/usr/sbin/inetd"
-    p = shutil.which("xinetd") or (os.access("/usr/sbin/xinetd", os.X_OK)
-                                   and "/usr/sbin/xinetd")
-    return ("xinetd", p) if p else (None, None)
-
-
 @case("inetd starts yubind -S DIR -i pop3: login, LIST, RETR, DELE, QUIT")
 def _():
-    kind, inetd = find_inetd()
+    kind, inetd = need_inetd()
     if inetd is None:
-        need("inetd (openbsd-inetd or xinetd)", "/nonexistent")
         return
-    user = pwd.getpwuid(os.getuid()).pw_name
     s = Sandbox(users=USERS, start=False)
     t = texts("inetd")
     mbox_install(s, "demo", mbox_build(t))
-    d = workdir()
-    y = yubind_path()
-    proc = None
-    for attempt in range(3):
-        port = free_port()
-        log = open(os.path.join(d, "inetd.log"), "ab")
-        if kind == "openbsd":
-            conf = os.path.join(d, "inetd.conf")
-            with open(conf, "w") as f:
-                f.write("127.0.0.1:%d stream tcp nowait %s %s yubind -S %s "
-                        "-i pop3\n" % (port, user, y, s.dir))
-            argv = [inetd, "-d", "-i", conf]
-        else:
-            conf = os.path.join(d, "xinetd.conf")
-            with open(conf, "w") as f:
-                f.write("service yubin-pop3\n{\n\ttype = UNLISTED\n"
-                        "\tsocket_type = stream\n\tprotocol = tcp\n"
-                        "\tport = %d\n\tbind = 127.0.0.1\n\twait = no\n"
-                        "\tuser = %s\n\tserver = %s\n"
-                        "\tserver_args = -S %s -i pop3\n}\n" %
-                        (port, user, y, s.dir))
-            argv = [inetd, "-dontfork", "-f", conf, "-pidfile",
-                    os.path.join(d, "xinetd.pid")]
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=log, close_fds=True)
-        yubintest.register_process(proc)
-
-        def listening():
-            if proc.poll() is not None:
-                return True
-            try:
-                socket.create_connection(("127.0.0.1", port), 1).close()
-                return True
-            except OSError:
-                return False
-        if wait_until(listening, 10, 0.1) and proc.poll() is None:
-            break
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(5)
-        proc = None
-    if proc is None:
-        fail("%s did not listen; log:\n%s" % (
-            inetd, (read_bytes(os.path.join(d, "inetd.log")) or b"")
-            .decode("latin-1")[-2000:]))
+    proc, ports = start_inetd(kind, inetd, s, ["pop3"], temp_dir("pop3i"))
+    port = ports["pop3"]
     note("using %s (%s)" % (inetd, kind))
     try:
         time.sleep(0.3)     # the probe session exits
@@ -353,18 +268,10 @@ def _():
         check(p.stat()[0] == 2, "poplib stat through inetd")
         p.quit()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc)
     time.sleep(0.3)
-    if shutil.which("ps"):
-        ps = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True,
-                            text=True).stdout
-        left = [ln for ln in ps.splitlines() if s.dir in ln]
-        check(not left, "yubind -i processes left: %r" % left)
+    left = processes_with(s.dir)
+    check(not left, "yubind -i processes left: %r" % left)
 
 
 main(timeout=300)

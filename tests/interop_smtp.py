@@ -21,19 +21,9 @@ from yubintest import *  # noqa: E402,F401,F403
 IN_CI = os.environ.get("CI") == "true"
 USERS = {"demo": "demo", "bob": "bob", "carol": "carol"}
 LIMIT = 3000000
-SB = []
 SUBJECTS = []           # subjects delivered to demo, in order
-
-
-def sb():
-    if not SB or not SB[0].alive():
-        SB[:] = [shared_sandbox(users=USERS,
-                                conf="message_size_limit %d\n" % LIMIT)]
-    return SB[0]
-
-
-def mbox(user):
-    return read_bytes(sb().path("mail", user)) or b""
+SHARED = SharedSetup(USERS, conf="message_size_limit %d\n" % LIMIT)
+sb, mbox = SHARED.sb, SHARED.spool
 
 
 def subject():

@@ -22,39 +22,10 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from imaptest import *  # noqa: E402,F401,F403
 
-USERS = dict([("demo", "demopw"), ("bob", "bobpw")] +
-             [("u%d" % i, "pw-u%d" % i) for i in range(1, 61)])
-_next_user = [0]
-SB = []
-
-
-def new_user():
-    """A user of the shared sandbox that no other case has touched."""
-    _next_user[0] += 1
-    u = "u%d" % _next_user[0]
-    if u not in USERS:
-        fail("out of sandbox users")
-    return u, USERS[u]
-
-
-def sb():
-    if not SB or not SB[0].alive():
-        SB[:] = [shared_sandbox(users=USERS)]
-    return SB[0]
-
-
-def connect(s=None, name="c"):
-    return Imap((s or sb()).port("imap"), name)
-
-
-def session(user, s=None, name="c"):
-    c = connect(s, name)
-    c.login(user, USERS[user])
-    return c
-
-
-def spool(user, s=None):
-    return read_bytes((s or sb()).path("mail", user)) or b""
+USERS = numbered_users(60, ("demo", "demopw"), ("bob", "bobpw"))
+SHARED = ImapSetup(USERS)
+sb, new_user, spool = SHARED.sb, SHARED.new_user, SHARED.spool
+connect, session = SHARED.connect, SHARED.session
 
 
 def folder_file(user, name, s=None):
@@ -104,9 +75,6 @@ def caps_of(c, line=None):
             c.fail("want one * CAPABILITY line")
         line = lines[0].decode()[len("* CAPABILITY "):]
     return line.split()
-
-
-NO_OR_BAD = r"(NO|BAD)( .*)?"
 
 
 # ------------------------------------------------------------ session
@@ -1013,13 +981,7 @@ def _():
             "line 1\n.leading dot\nFrom here\n\nend\n" % u)
     smtp_send(sb().port("smtp"), "s@client.example", ["%s@localhost" % u],
               text)
-    got = []
-
-    def seen():
-        unt, _ = c.cmd("NOOP")
-        got.extend(unt)
-        return c.untagged(got, "EXISTS")
-    wait_until(seen, 10, 0.3)
+    got = c.noop_until("EXISTS", interval=0.3)
     c.check(c.untagged(got, "EXISTS")[-1:] == ["* 3 EXISTS"] and
             c.untagged(got, "RECENT")[-1:] == ["* %d RECENT" %
                                                (i.get("recent", 0) + 1)],
@@ -1075,13 +1037,7 @@ def _():
             f.truncate()
     finally:
         os.unlink(lock)
-    got = []
-
-    def seen():
-        unt, _ = c.cmd("NOOP")
-        got.extend(unt)
-        return c.untagged(got, "EXPUNGE")
-    wait_until(seen, 10, 0.5)
+    got = c.noop_until("EXPUNGE")
     c.check(c.untagged(got, "EXPUNGE") == ["* 2 EXPUNGE"],
             "after the rewrite: %r" % got)
     u2 = uid_list(c)
@@ -1098,13 +1054,7 @@ def _():
             f.write(mbox_build([b"Subject: ext-new\n\nbody ext-new\n"]))
     finally:
         os.unlink(lock)
-    got = []
-
-    def seen2():
-        unt, _ = c.cmd("NOOP")
-        got.extend(unt)
-        return c.untagged(got, "EXISTS")
-    wait_until(seen2, 10, 0.5)
+    got = c.noop_until("EXISTS")
     c.check(c.untagged(got, "EXISTS")[-1:] == ["* 4 EXISTS"],
             "after an append: %r" % got)
     u3 = uid_list(c)

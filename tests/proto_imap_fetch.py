@@ -18,36 +18,11 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from imaptest import *  # noqa: E402,F401,F403
 
-USERS = dict([("demo", "demopw")] +
-             [("u%d" % i, "pw-u%d" % i) for i in range(1, 61)])
-_next_user = [0]
-SB = []
 LIMIT = 100000      # message_size_limit of the sandbox
-
-
-def new_user():
-    _next_user[0] += 1
-    u = "u%d" % _next_user[0]
-    if u not in USERS:
-        fail("out of sandbox users")
-    return u, USERS[u]
-
-
-def sb():
-    if not SB or not SB[0].alive():
-        SB[:] = [shared_sandbox(users=USERS,
-                                conf="message_size_limit %d\n" % LIMIT)]
-    return SB[0]
-
-
-def session(user, name="c"):
-    c = Imap(sb().port("imap"), name)
-    c.login(user, USERS[user])
-    return c
-
-
-def spool(user):
-    return read_bytes(sb().path("mail", user)) or b""
+USERS = numbered_users(60, ("demo", "demopw"))
+SHARED = ImapSetup(USERS, conf="message_size_limit %d\n" % LIMIT)
+sb, new_user, spool = SHARED.sb, SHARED.new_user, SHARED.spool
+session = SHARED.session
 
 
 def mbox_dated(items):
@@ -62,8 +37,6 @@ def mbox_dated(items):
 def flags(v):
     return set(str(x) for x in (v or []))
 
-
-NO_OR_BAD = r"(NO|BAD)( .*)?"
 
 # ------------------------------------------------------------ the fixed box
 
@@ -102,7 +75,7 @@ def fixed_session(name="c", examine=False):
         u, _ = new_user()
         mbox_install(sb(), u, mbox_dated(zip(FIXED_DATES, FIXED)))
         STATE["fixed"] = u
-    c = session(STATE["fixed"], name)
+    c = session(STATE["fixed"], name=name)
     c.select("INBOX", examine=examine)
     return c
 
@@ -294,7 +267,7 @@ def _():
     u, _ = new_user()
     mbox_install(sb(), u, mbox_build([b"Subject: s%d\n\nseen %d\n" % (i, i)
                                       for i in range(1, 6)]))
-    c = session(u, "c")
+    c = session(u)
     c.select("INBOX", examine=True)
     c.fetch("1", "BODY[]")
     r = c.fetch("1", "FLAGS")
@@ -742,7 +715,7 @@ def _():
         c.check(re.fullmatch(r"%s (NO|BAD)( .*)?" % re.escape(t), ln),
                 "LITERAL+ over the limit: %r" % ln)
         c.cmd("NOOP")
-    c = session(u, "d")
+    c = session(u, name="d")
     for args in ('INBOX (\\Bogus) ', 'INBOX "31-Feb-2021 00:00:00 +0000" ',
                  'INBOX "1-Jan-2021" ', 'INBOX (\\Seen ', 'INBOX "x" '):
         t = c.tag()

@@ -21,35 +21,14 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from yubintest import *  # noqa: E402,F401,F403
 
-USERS = dict([("demo", "demopw"), ("bob", "bobpw"), ("carol", "c4rol")] +
-             [("u%d" % i, "pw-u%d" % i) for i in range(1, 41)])
-_next_user = [0]
-
-
-def new_user():
-    """A user of the shared sandbox that no other case has touched."""
-    _next_user[0] += 1
-    u = "u%d" % _next_user[0]
-    if u not in USERS:
-        fail("out of sandbox users")
-    return u, USERS[u]
-
-
-SB = []
-
-
-def sb():
-    if not SB or not SB[0].alive():
-        SB[:] = [shared_sandbox(users=USERS)]
-    return SB[0]
+USERS = numbered_users(40, ("demo", "demopw"), ("bob", "bobpw"),
+                       ("carol", "c4rol"))
+SHARED = SharedSetup(USERS)
+sb, new_user, spool = SHARED.sb, SHARED.new_user, SHARED.spool
 
 
 def port(s=None):
     return (s or sb()).port("pop3")
-
-
-def spool(user, s=None):
-    return read_bytes((s or sb()).path("mail", user)) or b""
 
 
 def login(user, how="user", s=None, want=None):

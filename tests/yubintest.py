@@ -956,7 +956,47 @@ def shared_sandbox(**kw):
     return s
 
 
-__all__.append("shared_sandbox")
+def numbered_users(n, *fixed):
+    """{name: secret} for a Sandbox: the fixed (name, secret) pairs,
+    then u1 .. uN with the secret pw-uN (for SharedSetup.new_user)."""
+    return dict(list(fixed) +
+                [("u%d" % i, "pw-u%d" % i) for i in range(1, n + 1)])
+
+
+class SharedSetup:
+    """One daemon for the cases of a script, shared_sandbox(users=users,
+    **kw), started (again) when it is not running, and its users u1,
+    u2, ... handed out one per case, so that cases do not see each
+    other's mail."""
+
+    def __init__(self, users, **kw):
+        self.users = users
+        self.kw = kw
+        self._sb = None
+        self._next_user = 0
+
+    def sb(self):
+        """The running shared sandbox."""
+        if self._sb is None or not self._sb.alive():
+            self._sb = shared_sandbox(users=self.users, **self.kw)
+        return self._sb
+
+    def new_user(self):
+        """(name, secret) of a user of the shared sandbox that no other
+        case has touched."""
+        self._next_user += 1
+        u = "u%d" % self._next_user
+        if u not in self.users:
+            fail("out of sandbox users")
+        return u, self.users[u]
+
+    def spool(self, user, s=None):
+        """The bytes of user's spool file in s (default: the shared
+        sandbox); b"" if there is none."""
+        return read_bytes((s or self.sb()).path("mail", user)) or b""
+
+
+__all__ += ["shared_sandbox", "numbered_users", "SharedSetup"]
 
 
 # ---------------------------------------------------------------- pop3
@@ -1227,3 +1267,165 @@ __all__ += ["POP3_OK", "POP3_ERR", "POP3_META", "POP3_LOGIN_RE", "pop3_cmd",
             "pop3_login", "pop3_quit", "pop3_uidl_map", "pop3_list_map",
             "MBOX_FROM", "mbox_quote", "mbox_build", "mbox_install",
             "pop3_form", "pop3_top_form"]
+
+
+# ---------------------------------------------------------------- interop
+# Helpers for the tests with real clients and superservers
+# (interop_pop3.py, interop_imap.py, interop_inetd.py).
+
+#: under CI=true a missing client is a failure, not a skip
+IN_CI = os.environ.get("CI") == "true"
+
+
+def need_tool(tool, path=None):
+    """The tool's path (path if that is executable, else tool on PATH);
+    a note and None if it is missing (a failure under CI=true)."""
+    p = path if path and os.access(path, os.X_OK) else shutil.which(tool)
+    if p:
+        return p
+    _missing(tool)
+    return None
+
+
+def _missing(tool):
+    if IN_CI:
+        fail("%s not installed; CI=true requires it (.ci/run installs it)"
+             % tool)
+    note("SKIP this case: %s not installed" % tool)
+
+
+def temp_dir(tag):
+    """A fresh directory yubintest-TAG-* removed at exit (kept with
+    YUBINTEST_KEEP=1)."""
+    d = _tmpdir("yubintest-%s-" % tag)
+    _tmpdirs.append(d)
+    return d
+
+
+def run_tool(argv, timeout=60, env=None, cwd=None, input=None):
+    """Run a client to completion: (exit code, stdout, stderr), the
+    outputs as latin-1 text.  stdin is input (bytes), else /dev/null.
+    Raises subprocess.TimeoutExpired after timeout seconds."""
+    p = subprocess.run(argv, input=input,
+                       stdin=None if input is not None else
+                       subprocess.DEVNULL, capture_output=True,
+                       timeout=timeout, env=env, cwd=cwd)
+    return (p.returncode, p.stdout.decode("latin-1"),
+            p.stderr.decode("latin-1"))
+
+
+def find_inetd():
+    """(kind, path) of the inetd to use, or (None, None): openbsd-inetd
+    (/usr/sbin/inetd; inetutils-inetd installs as inetutils-inetd; both
+    take -d and a config file argument), else xinetd.
+    YUBINTEST_INETD=none: none (to test the skip path);
+    YUBINTEST_INETD=PATH: that one (xinetd if its name says so)."""
+    env = os.environ.get("YUBINTEST_INETD")
+    if env == "none":
+        return None, None
+    if env:
+        return ("xinetd" if "xinetd" in os.path.basename(env)
+                else "openbsd"), env
+    if os.access("/usr/sbin/inetd", os.X_OK):
+        return "openbsd", "/usr/sbin/inetd"
+    p = shutil.which("xinetd") or (os.access("/usr/sbin/xinetd", os.X_OK)
+                                   and "/usr/sbin/xinetd")
+    return ("xinetd", p) if p else (None, None)
+
+
+def need_inetd():
+    """find_inetd() for a case that needs one: (None, None) and a note
+    if there is none (a failure under CI=true)."""
+    kind, inetd = find_inetd()
+    if inetd is None:
+        _missing("inetd (openbsd-inetd or xinetd)")
+    return kind, inetd
+
+
+def _inetd_conf(kind, sb, ports, user):
+    y = yubind_path()
+    out = []
+    for proto, port in ports.items():
+        if kind == "openbsd":
+            out.append("127.0.0.1:%d stream tcp nowait %s %s yubind -S %s "
+                       "-i %s\n" % (port, user, y, sb.dir, proto))
+        else:
+            out.append("service yubin-%s\n{\n"
+                       "\ttype = UNLISTED\n\tsocket_type = stream\n"
+                       "\tprotocol = tcp\n\tport = %d\n\tbind = 127.0.0.1\n"
+                       "\twait = no\n\tuser = %s\n\tserver = %s\n"
+                       "\tserver_args = -S %s -i %s\n}\n" %
+                       (proto, port, user, y, sb.dir, proto))
+    return "".join(out)
+
+
+def start_inetd(kind, inetd, sb, services, workdir, user=None):
+    """Start the inetd of find_inetd() in the foreground, running
+    `yubind -S SB -i PROTO` as user (default: the current one) for each
+    of services on a free loopback port, and wait until it listens on
+    all of them (three tries: a "free" port can be taken meanwhile).
+    Each probe connection makes inetd start yubind once; that session
+    just sees EOF.  Returns (process, {proto: port}); the process is
+    killed at exit.  Fails with the tail of its log (WORKDIR/inetd.log)
+    if it does not listen."""
+    import pwd
+    user = user or pwd.getpwuid(os.getuid()).pw_name
+    log_path = os.path.join(workdir, "inetd.log")
+    for attempt in range(3):
+        ports = dict((proto, free_port()) for proto in services)
+        if kind == "openbsd":
+            conf = os.path.join(workdir, "inetd.conf")
+            argv = [inetd, "-d", "-i", conf]
+        else:
+            conf = os.path.join(workdir, "xinetd.conf")
+            argv = [inetd, "-dontfork", "-f", conf, "-pidfile",
+                    os.path.join(workdir, "xinetd.pid")]
+        with open(conf, "w") as f:
+            f.write(_inetd_conf(kind, sb, ports, user))
+        with open(log_path, "ab") as log:
+            proc = register_process(subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                close_fds=True))
+
+        def listening(port):
+            def up():
+                if proc.poll() is not None:
+                    return True
+                try:
+                    socket.create_connection(("127.0.0.1", port), 1).close()
+                    return True
+                except OSError:
+                    return False
+            return wait_until(up, 10, 0.1) and proc.poll() is None
+        if all(listening(ports[p]) for p in services):
+            return proc, ports
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(5)
+    fail("%s did not listen; its log:\n%s" % (
+        inetd, (read_bytes(log_path) or b"").decode("latin-1")[-3000:]))
+
+
+def stop_process(p, timeout=5.0):
+    """SIGTERM to a Popen, wait up to timeout s; then SIGKILL (and wait
+    up to 5 s)."""
+    p.terminate()
+    try:
+        p.wait(timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait(5)
+
+
+def processes_with(text):
+    """The lines of `ps -eo pid,args` that contain text ([] without
+    ps), e.g. yubind -i processes of a sandbox still running."""
+    if not shutil.which("ps"):
+        return []
+    ps = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True,
+                        text=True).stdout
+    return [ln for ln in ps.splitlines() if text in ln]
+
+
+__all__ += ["IN_CI", "need_tool", "temp_dir", "run_tool", "find_inetd",
+            "need_inetd", "start_inetd", "stop_process", "processes_with"]
