@@ -27,5 +27,6 @@ fi
 
 sh "$here/smtp.sh" || echo "bench/run.sh: bench/smtp.sh failed" >&2
 sh "$here/pop3.sh" || echo "bench/run.sh: bench/pop3.sh failed" >&2
+sh "$here/imap.sh" || echo "bench/run.sh: bench/imap.sh failed" >&2
 echo "== idle connections: $YUBIND"
 exec "$PYTHON" "$here/idle.py" "$@"
