@@ -939,7 +939,9 @@ cmd_close(struct imap_sess *s, struct imap_tok *t)
 		bad_args(s, t);
 		return;
 	}
+	s->closing = 1;
 	imap_unselect(s, !s->readonly);
+	s->closing = 0;
 }
 
 static void

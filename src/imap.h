@@ -127,6 +127,7 @@ struct imap_sess {
 	unsigned long		first_uid;
 	struct seqset		srcuids;	/* what COPY took */
 	int			close_after;	/* CLOSE: back to AUTH */
+	int			closing;	/* CLOSE, not UNSELECT */
 	int			logout;
 	int			ended;		/* the connection is gone */
 };

@@ -112,7 +112,7 @@ put_crlf(struct buf *out, const char *p, size_t n, unsigned long *skip,
 		if (*skip >= 2)
 			*skip -= 2;
 		else {
-			const char *crlf = "\r\n" + *skip;
+			const char *crlf = &"\r\n"[*skip];
 			size_t k = 2 - (size_t)*skip;
 
 			if (k > *left)

@@ -715,7 +715,7 @@ select_opened(void *arg, int status, struct mailbox *mb)
 {
 	struct imap_sess *s = arg;
 	unsigned long recent = 0, unseen = 0;
-	int n, j;
+	int n;
 
 	s->mb = status == MB_OK ? mb : NULL;
 	if (status != MB_OK) {
@@ -889,7 +889,8 @@ imap_unselect(struct imap_sess *s, int expunge)
 		conn_hold(s->c);
 		s->busy = 1;
 		if (!s->logout)
-			imap_ok(s, "UNSELECT completed");
+			imap_ok(s, "%s completed", s->closing ? "CLOSE" :
+			    "UNSELECT");
 		imap_done(s);
 		return;
 	}
