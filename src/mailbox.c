@@ -357,15 +357,26 @@ lock_step(struct mailbox *mb)
 		open_done(mb, MB_FAIL);
 }
 
+/*
+ * POP3's way in: a mailbox another POP3 session has is refused at once
+ * ([IN-USE], RFC 2449 8.1.1); one that an IMAP command or the end of a
+ * session is writing is waited for (that takes moments).
+ */
 struct mailbox *
 mailbox_open(const struct user *u, const char *path, mailbox_open_fn *fn,
     void *arg)
 {
-	if (mailbox_held(path)) {
-		errno = EBUSY;
-		return NULL;
-	}
-	return mailbox_sync(u, path, fn, arg);
+	struct mailbox *mb;
+
+	for (mb = open_boxes; mb != NULL; mb = mb->next)
+		if (mb->exclusive && mb->state != MB_DEAD &&
+		    mb->state != MB_COMMIT && strcmp(mb->path, path) == 0) {
+			errno = EBUSY;
+			return NULL;
+		}
+	if ((mb = mailbox_sync(u, path, fn, arg)) != NULL)
+		mb->exclusive = 1;
+	return mb;
 }
 
 struct mailbox *

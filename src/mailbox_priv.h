@@ -70,6 +70,7 @@ struct mailbox {
 	char			rpath[600];
 	/* IMAP */
 	int			wait_own;	/* wait for our own holders */
+	int			exclusive;	/* a POP3 session's: no sharing */
 	int			fresh;		/* parsed anew: no kept index */
 	/* an append in progress (mailbox_text.c) */
 	struct mb_append	*app;
