@@ -320,10 +320,13 @@ class Sandbox:
     users: {name: secret} written to etc/yubin.passwd (mode 0600)
     raw_conf: if not None, the whole yubin.conf text (no defaults added);
               if False, no yubin.conf at all
+    prefix: argv words run in front of yubind, for the daemon and for
+            run() (e.g. ["ip", "netns", "exec", "NS"]); they must exec
+            yubind so that the process is the daemon itself
     """
 
     def __init__(self, conf="", users=None, start=True, raw_conf=None,
-                 args=()):
+                 args=(), prefix=()):
         self.dir = _tmpdir("yubintest-")
         _tmpdirs.append(self.dir)
         self.etc = os.path.join(self.dir, "etc")
@@ -342,6 +345,7 @@ class Sandbox:
                 f.write("%s:%s\n" % (u, s))
         os.chmod(pw, 0o600)
         self.args = list(args)
+        self.prefix = list(prefix)
         self.proc = None
         self.pid = None
         self.ports = {}
@@ -391,7 +395,8 @@ class Sandbox:
 
     # -- process
     def command(self, *extra):
-        return [yubind_path(), "-S", self.dir] + self.args + list(extra)
+        return (self.prefix + [yubind_path(), "-S", self.dir] + self.args +
+                list(extra))
 
     def start(self, wait=True):
         if self.proc is not None and self.proc.poll() is None:
@@ -524,8 +529,8 @@ class Sandbox:
     def run(self, *args, input=b"", timeout=10.0):
         """Run `yubind -S DIR ARGS` to completion (not the daemon):
         returns (exit code, stdout bytes, stderr bytes)."""
-        return _run([yubind_path(), "-S", self.dir] + list(args), input,
-                    timeout)
+        return _run(self.prefix + [yubind_path(), "-S", self.dir] +
+                    list(args), input, timeout)
 
     def run_inetd(self, proto, input_bytes, timeout=10.0):
         return self.run("-i", proto, input=input_bytes, timeout=timeout)
@@ -904,7 +909,12 @@ def quiet_for(c, seconds):
     r, _, _ = select.select([c.sock], [], [], seconds)
     if not r:
         return True
-    d = c.sock.recv(65536)
+    try:
+        d = c.sock.recv(65536)
+    except ConnectionResetError:
+        # a server killed with our input unread resets the connection:
+        # for the caller that is an end like any other
+        d = b""
     if not d:
         c.eof = True
     c.buf += d
@@ -1429,3 +1439,317 @@ def processes_with(text):
 
 __all__ += ["IN_CI", "need_tool", "temp_dir", "run_tool", "find_inetd",
             "need_inetd", "start_inetd", "stop_process", "processes_with"]
+
+
+# ---------------------------------------------------------------- relay
+# Helpers for the relay tests (proto_relay.py, interop_relay_netns.py):
+# a scripted SMTP server standing in for a remote host that misbehaves,
+# the sendmail personality of the binary, the queue, the relay log
+# lines and RFC 3464 bounces.
+
+class FakeSMTP:
+    """A scripted SMTP server on 127.0.0.1 in a thread of the test.
+
+    ehlo:  the EHLO keywords offered (a list; None: EHLO is refused with
+           500, so the client must fall back to HELO)
+    rcpt:  fn(address, n) -> reply line for RCPT TO, where n counts the
+           earlier RCPTs of that address (0 the first time)
+    data:  fn(transaction) -> reply line after the final dot
+    port:  0 for any free port
+
+    Every session is recorded as a dict: helo (the EHLO or HELO line),
+    lines (every command line), quit (True if QUIT was said), txns (its
+    transactions).  A transaction is a dict: helo, mail (the MAIL FROM
+    line), rcpts [(address, reply)], data (the message as the client
+    meant it: CRLF lines, dot-unstuffed; None if no DATA), raw (the
+    bytes on the wire after 354), session (the session's dict).
+    max_active: the most sessions that were open at the same time
+    (delay holds each greeting back that long)."""
+
+    def __init__(self, ehlo=("PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES",
+                             "SIZE 10240000"),
+                 rcpt=None, data=None, port=0, name="fake.test", delay=0.0):
+        import threading
+        self.delay = delay          # seconds before the greeting
+        self.active = 0             # sessions open now
+        self.max_active = 0         # the most that were open at once
+        self.ehlo = None if ehlo is None else list(ehlo)
+        self.rcpt = rcpt or (lambda addr, n: "250 2.1.5 Ok")
+        self.data = data or (lambda sess: "250 2.0.0 Ok: queued by fake")
+        self.name = name
+        self.sessions = []
+        self.seen = {}
+        self.lock = threading.Lock()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.closed = False
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+        _fakes.append(self)
+
+    def _accept(self):
+        import threading
+        while not self.closed:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,),
+                             daemon=True).start()
+
+    def _serve(self, conn):
+        sess = {"helo": None, "quit": False, "lines": [], "txns": []}
+        txn = None
+        with self.lock:
+            self.sessions.append(sess)
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+        conn.settimeout(30)
+        f = conn.makefile("rb")
+
+        def say(line):
+            if VERBOSE:
+                print("  fake S: %s" % line)
+            conn.sendall(line.encode("latin-1") + b"\r\n")
+        try:
+            if self.delay:
+                time.sleep(self.delay)
+            say("220 %s ESMTP fake" % self.name)
+            while True:
+                ln = f.readline(4096)
+                if not ln:
+                    return
+                cmd = ln.rstrip(b"\r\n").decode("latin-1")
+                sess["lines"].append(cmd)
+                if VERBOSE:
+                    print("  fake C: %s" % cmd)
+                verb = cmd.split(" ", 1)[0].upper()
+                if verb == "EHLO":
+                    if self.ehlo is None:
+                        say("500 5.5.1 EHLO not understood")
+                        continue
+                    sess["helo"] = cmd
+                    kw = [self.name] + self.ehlo
+                    for i, k in enumerate(kw):
+                        say("250%s%s" % (" " if i == len(kw) - 1 else "-",
+                                         k))
+                elif verb == "HELO":
+                    sess["helo"] = cmd
+                    say("250 %s" % self.name)
+                elif verb == "MAIL":
+                    txn = {"helo": sess["helo"], "mail": cmd, "rcpts": [],
+                           "data": None, "raw": None, "session": sess}
+                    with self.lock:
+                        sess["txns"].append(txn)
+                    say("250 2.1.0 Ok")
+                elif verb == "RCPT":
+                    m = re.search(r"<([^>]*)>", cmd)
+                    addr = m.group(1) if m else cmd
+                    with self.lock:
+                        n = self.seen.get(addr.lower(), 0)
+                        self.seen[addr.lower()] = n + 1
+                    if txn is None:
+                        say("503 5.5.1 MAIL first")
+                        continue
+                    r = self.rcpt(addr, n)
+                    txn["rcpts"].append((addr, r))
+                    say(r)
+                elif verb == "DATA":
+                    if txn is None or not any(r.startswith("2")
+                                              for _, r in txn["rcpts"]):
+                        say("554 5.5.1 No valid recipients")
+                        continue
+                    say("354 go ahead")
+                    raw = []
+                    while True:
+                        d = f.readline(1 << 20)
+                        if not d:
+                            return
+                        raw.append(d)
+                        if d == b".\r\n":
+                            break
+                    data = b"".join((x[1:] if x.startswith(b".") else x)
+                                    for x in raw[:-1])
+                    with self.lock:
+                        txn["raw"] = b"".join(raw)
+                        txn["data"] = data
+                    say(self.data(txn))
+                    txn = None
+                elif verb == "RSET":
+                    txn = None
+                    say("250 2.0.0 Ok")
+                elif verb == "NOOP":
+                    say("250 2.0.0 Ok")
+                elif verb == "QUIT":
+                    sess["quit"] = True
+                    say("221 2.0.0 Bye")
+                    return
+                else:
+                    say("502 5.5.2 Command not implemented")
+        except OSError:
+            return
+        finally:
+            with self.lock:
+                self.active -= 1
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+    def delivered(self):
+        """The transactions that sent a message (data is not None), in
+        the order they began."""
+        with self.lock:
+            return [t for s in self.sessions for t in s["txns"]
+                    if t["data"] is not None]
+
+    def mail_lines(self):
+        """Every MAIL FROM line received."""
+        with self.lock:
+            return [t["mail"] for s in self.sessions for t in s["txns"]]
+
+    def rcpt_count(self, addr):
+        with self.lock:
+            return self.seen.get(addr.lower(), 0)
+
+    def close(self):
+        self.closed = True
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        if self in _fakes:
+            _fakes.remove(self)
+
+
+_fakes = []
+atexit.register(lambda: [f.close() for f in list(_fakes)])
+
+
+def sendmail_link(sb, name="yubin-sendmail"):
+    """SB/bin/NAME: a symlink to the binary under test, which acts as
+    sendmail (or mailq, newaliases) by the name it is called with."""
+    d = sb.path("bin")
+    os.makedirs(d, exist_ok=True)
+    link = os.path.join(d, name)
+    if not os.path.lexists(link):
+        os.symlink(yubind_path(), link)
+    return link
+
+
+def sendmail_run(sb, args, input=b"", name="yubin-sendmail", timeout=20.0):
+    """Run `NAME -S SB ARGS` (the binary under that name, in the
+    sandbox's prefix such as a network namespace) to completion:
+    (exit code, stdout, stderr) as latin-1 text."""
+    if isinstance(input, str):
+        input = input.encode("latin-1")
+    code, out, err = _run(sb.prefix + [sendmail_link(sb, name), "-S",
+                                       sb.dir] + list(args), input, timeout)
+    return code, out.decode("latin-1"), err.decode("latin-1")
+
+
+def queue_ids(sb):
+    """The ids of the messages in the sandbox's queue (an ID.env each)."""
+    try:
+        names = os.listdir(sb.path("queue"))
+    except OSError:
+        return []
+    return sorted(n[:-4] for n in names if n.endswith(".env"))
+
+
+RELAY_LOG_RE = (r"(?P<id>[0-9A-Za-z]+): to=<(?P<to>[^>]*)>, "
+                r"(?:orig_to=<[^>]*>, )?(?:relay=(?P<relay>[^,]*), )?"
+                r"(?:delay=(?P<delay>[0-9]+), )?"
+                r"status=(?P<status>sent|deferred|bounced|expired)"
+                r"(?: \((?P<reply>.*)\))?$")
+
+
+def relay_log(sb, to=None, status=None):
+    """The delivery log lines of the daemon's stderr (`ID: to=<..>,
+    relay=.., delay=.., status=.. (..)`) as match objects, optionally
+    only those for the address to and the given status."""
+    out = []
+    for ln in sb.stderr_text().splitlines():
+        m = re.search(RELAY_LOG_RE, ln)
+        if not m:
+            continue
+        if to is not None and m.group("to").lower() != to.lower():
+            continue
+        if status is not None and m.group("status") != status:
+            continue
+        out.append(m)
+    return out
+
+
+def dsn_parse(text):
+    """Take a bounce apart (text: the message as stored, bytes, without
+    the mbox From_ line).  Returns a dict: msg (email.message.Message),
+    human (the first part's text), per_msg (the per-message fields of
+    the delivery-status part, {lower-case name: value}), rcpts (a list
+    of {name: value} per recipient), original (the bytes of the third
+    part: message/rfc822 or text/rfc822-headers), original_type.
+    Fails with what is wrong if it is not an RFC 3464 report."""
+    import email
+    import email.policy
+    msg = email.message_from_bytes(text, policy=email.policy.compat32)
+    ct = msg.get_content_type()
+    if ct != "multipart/report":
+        fail("bounce Content-Type is %r, want multipart/report" %
+             msg.get("Content-Type"))
+    if (msg.get_param("report-type") or "").lower() != "delivery-status":
+        fail("bounce report-type is %r, want delivery-status" %
+             msg.get_param("report-type"))
+    parts = msg.get_payload()
+    if not isinstance(parts, list) or len(parts) not in (2, 3):
+        fail("bounce has %s parts, want 2 or 3" %
+             (len(parts) if isinstance(parts, list) else "no"))
+    if parts[0].get_content_type() != "text/plain":
+        fail("first part is %s, want text/plain" %
+             parts[0].get_content_type())
+    if parts[1].get_content_type() != "message/delivery-status":
+        fail("second part is %s, want message/delivery-status" %
+             parts[1].get_content_type())
+    human = parts[0].get_payload(decode=True).decode("latin-1")
+    # the delivery-status body: groups of fields separated by blank lines
+    ds = parts[1].get_payload()
+    if isinstance(ds, list):     # the email package parses it into Messages
+        groups = [[(k, v) for k, v in p.items()] for p in ds]
+    else:
+        groups = []
+        for blk in re.split(r"\r?\n\r?\n", ds.strip()):
+            fields, last = [], None
+            for ln in blk.splitlines():
+                if ln[:1] in (" ", "\t") and fields:
+                    fields[-1] = (fields[-1][0], fields[-1][1] + " " +
+                                  ln.strip())
+                elif ":" in ln:
+                    k, v = ln.split(":", 1)
+                    fields.append((k, v.strip()))
+            groups.append(fields)
+    groups = [dict((k.strip().lower(), " ".join(v.split())) for k, v in g)
+              for g in groups if g]
+    if len(groups) < 2:
+        fail("delivery-status part has %d field groups, want the "
+             "per-message one and at least one per-recipient one: %r" %
+             (len(groups), ds))
+    original, otype = None, None
+    if len(parts) == 3:
+        otype = parts[2].get_content_type()
+        if otype not in ("message/rfc822", "text/rfc822-headers"):
+            fail("third part is %s, want message/rfc822 or "
+                 "text/rfc822-headers" % otype)
+        p = parts[2].get_payload()
+        if isinstance(p, list):
+            original = p[0].as_bytes()
+        else:
+            original = parts[2].get_payload(decode=True) or b""
+    return {"msg": msg, "human": human, "per_msg": groups[0],
+            "rcpts": groups[1:], "original": original,
+            "original_type": otype}
+
+
+__all__ += ["FakeSMTP", "sendmail_link", "sendmail_run", "queue_ids",
+            "RELAY_LOG_RE", "relay_log", "dsn_parse"]
