@@ -38,6 +38,29 @@ struct conf *config;
 
 /* A word quoted in an error message is cut here: a log line is bounded. */
 #define QUOTE_MAX	200
+
+/*
+ * Defaults of the outbound keys (issue 6).  They belong with the other
+ * limits in params.h; kept here, overridable the same way, while the
+ * transport that reads them is written beside this file.
+ */
+#ifndef RELAY_PORT
+#define RELAY_PORT		25	/* RFC 5321 4.5.4.2: MX hosts on 25 */
+#endif
+#ifndef RELAY_MAX
+#define RELAY_MAX		20	/* outbound connections in all */
+#endif
+#ifndef RELAY_MAX_PER_HOST
+#define RELAY_MAX_PER_HOST	2	/* be polite to one destination */
+#endif
+#ifndef QUEUE_LIFETIME
+#define QUEUE_LIFETIME		(5L * 86400L)	/* RFC 5321 4.5.4.1: 4-5 days */
+#endif
+#ifndef RESOLV_CONF
+#define RESOLV_CONF		"/etc/resolv.conf"
+#endif
+#define DNS_PORT		53
+#define SMTP_PORT		25	/* relayhost and routes without a port */
 /* conf_print() starts a new line (repeating the key) past these. */
 #define PRINT_WORDS	16
 #define PRINT_WIDTH	200
@@ -82,6 +105,10 @@ static void set_listen(struct ctx *, const struct key *, char **, int);
 static void set_nets(struct ctx *, const struct key *, char **, int);
 static void set_lock(struct ctx *, const struct key *, char **, int);
 static void set_loglevel(struct ctx *, const struct key *, char **, int);
+static void set_hostport(struct ctx *, const struct key *, char **, int);
+static void set_route(struct ctx *, const struct key *, char **, int);
+static void set_servers(struct ctx *, const struct key *, char **, int);
+static void set_bool(struct ctx *, const struct key *, char **, int);
 static void print_str(const struct conf *, const struct key *, FILE *);
 static void print_int(const struct conf *, const struct key *, FILE *);
 static void print_size(const struct conf *, const struct key *, FILE *);
@@ -89,6 +116,8 @@ static void print_strlist(const struct conf *, const struct key *, FILE *);
 static void print_nets(const struct conf *, const struct key *, FILE *);
 static void print_lock(const struct conf *, const struct key *, FILE *);
 static void print_loglevel(const struct conf *, const struct key *, FILE *);
+static void print_routes(const struct conf *, const struct key *, FILE *);
+static void print_bool(const struct conf *, const struct key *, FILE *);
 static void free_str(struct conf *, const struct key *);
 static void free_strlist(struct conf *, const struct key *);
 static void free_nets(struct conf *, const struct key *);
@@ -119,6 +148,14 @@ static const struct ktype t_lock =
     { set_lock, print_lock, NULL, NULL };
 static const struct ktype t_loglevel =
     { set_loglevel, print_loglevel, NULL, NULL };
+static const struct ktype t_hostport =
+    { set_hostport, print_str, free_str, NULL };
+static const struct ktype t_routes =
+    { set_route, print_routes, free_strlist, NULL };
+static const struct ktype t_servers =
+    { set_servers, print_strlist, free_strlist, NULL };
+static const struct ktype t_bool =
+    { set_bool, print_bool, NULL, NULL };
 
 #define OFF(field)	offsetof(struct conf, field)
 /* select() cannot watch a descriptor at or above FD_SETSIZE. */
@@ -154,7 +191,19 @@ static const struct key keys[] = {
 	{ "lock", &t_lock, OFF(lock_methods), 0, 0, 0 },
 	{ "lock_timeout", &t_int, OFF(lock_timeout), 1, DAY, 0 },
 	{ "lock_stale", &t_int, OFF(lock_stale), 1, DAY, 0 },
-	{ "log_level", &t_loglevel, OFF(log_level), 0, 0, 0 }
+	{ "log_level", &t_loglevel, OFF(log_level), 0, 0, 0 },
+	{ "relayhost", &t_hostport, OFF(relayhost), 0, 0, K_UNSET },
+	{ "route", &t_routes, OFF(routes), 0, 0, 0 },
+	{ "relay_port", &t_int, OFF(relay_port), 1, 65535, 0 },
+	{ "relay_max", &t_int, OFF(relay_max), 1, CONN_MAX, 0 },
+	/* the upper bound is relay_max, checked by conf_finish() */
+	{ "relay_max_per_host", &t_int, OFF(relay_max_per_host), 1, CONN_MAX,
+	    0 },
+	/* a minute at least: the queue runs about once a minute */
+	{ "queue_lifetime", &t_int, OFF(queue_lifetime), 60, 365 * DAY, 0 },
+	{ "resolv_conf", &t_path, OFF(resolv_conf), 0, 0, 0 },
+	{ "dns_servers", &t_servers, OFF(dns_servers), 0, 0, 0 },
+	{ "sender_login_check", &t_bool, OFF(sender_login_check), 0, 0, 0 }
 };
 
 /* The field of c that key k describes. */
@@ -495,6 +544,218 @@ set_loglevel(struct ctx *x, const struct key *k, char **w, int nw)
 	*FIELD(x->c, k, int) = level;
 }
 
+static void
+lower_ascii(char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s = (char)(*s - 'A' + 'a');
+}
+
+/*
+ * Check a HOST[:PORT] word and write it in the stored form (conf.h):
+ * "host:port" in lower case, or "[addr]:port" for an address literal,
+ * which may be written as RFC 5321 4.1.3 does ("[IPv6:...]").  A bare
+ * dotted quad is taken for the address it is, not for a name to look
+ * up.  Port 0 is refused: unlike a listener, nothing picks one for us.
+ */
+static const char *
+hostport_norm(const char *w, unsigned long defport, char *out,
+    size_t outlen)
+{
+	unsigned char ab[16];
+	const char *end, *port, *why;
+	unsigned long p;
+	char host[256];
+	size_t hlen;
+	int r, lit;
+
+	if ((lit = (w[0] == '[')) != 0) {
+		if ((end = strchr(w, ']')) == NULL)
+			return "has no closing \"]\"";
+		w++;
+		if (ascii_ncasecmp(w, "IPv6:", 5) == 0)
+			w += 5;
+		hlen = (size_t)(end - w);
+		port = end + 1;
+		if (*port != '\0' && *port != ':')
+			return "has junk after \"]\"";
+	} else {
+		if ((port = strchr(w, ':')) != NULL &&
+		    strchr(port + 1, ':') != NULL)
+			return "is an IPv6 address without [ ] around it";
+		hlen = port != NULL ? (size_t)(port - w) : strlen(w);
+		if (port == NULL)
+			port = w + hlen;
+	}
+	if (hlen == 0 || hlen >= sizeof(host))
+		return "has a bad host";
+	memcpy(host, w, hlen);
+	host[hlen] = '\0';
+	p = defport;
+	if (*port == ':' && (parse_ulong(port + 1, 65535, &p) < 0 || p == 0))
+		return "has a bad port (1..65535)";
+	if (lit || ipaddr_parse(host, ab) == 4) {
+		if (strchr(host, '/') != NULL || ipaddr_parse(host, ab) < 0)
+			return "has a bad address literal";
+		r = snprintf(out, outlen, "[%s]:%lu", host, p);
+	} else {
+		if ((why = check_host(host)) != NULL)
+			return why;
+		lower_ascii(host);
+		r = snprintf(out, outlen, "%s:%lu", host, p);
+	}
+	if (r < 0 || (size_t)r >= outlen)
+		return "is too long";
+	return NULL;
+}
+
+/* relayhost HOST[:PORT]; the key alone: none. */
+static void
+set_hostport(struct ctx *x, const struct key *k, char **w, int nw)
+{
+	char **p = FIELD(x->c, k, char *);
+	char norm[300];
+	const char *why;
+
+	if (nw == 0) {
+		free(*p);
+		*p = NULL;
+		return;
+	}
+	if (!one_value(x, k, nw))
+		return;
+	if ((why = hostport_norm(w[0], SMTP_PORT, norm, sizeof(norm))) !=
+	    NULL) {
+		conf_err(x, "%s: \"%.*s\" %s", k->name, QUOTE_MAX, w[0], why);
+		return;
+	}
+	free(*p);
+	*p = xstrdup(norm);
+}
+
+/*
+ * route DOMAIN HOST[:PORT]: one line per domain, stored as "domain
+ * host:port".  A later line for a domain replaces the earlier one, as
+ * a later single-valued key does.  Exact domains only: a wildcard
+ * would make "which route wins" a question, and relayhost already
+ * covers "everything else".
+ */
+static void
+set_route(struct ctx *x, const struct key *k, char **w, int nw)
+{
+	struct strlist *l = FIELD(x->c, k, struct strlist);
+	char hp[300], line[600];
+	const char *why;
+	size_t dlen;
+	int i, r;
+
+	list_begin(x, k);
+	if (nw == 0)
+		return;			/* the key alone: no routes */
+	if (nw != 2) {
+		conf_err(x, "%s: takes a domain and a host (DOMAIN "
+		    "HOST[:PORT]), not %d word%s", k->name, nw,
+		    nw == 1 ? "" : "s");
+		return;
+	}
+	if ((why = check_host(w[0])) != NULL) {
+		conf_err(x, "%s: domain \"%.*s\" %s", k->name, QUOTE_MAX, w[0],
+		    why);
+		return;
+	}
+	if ((why = hostport_norm(w[1], SMTP_PORT, hp, sizeof(hp))) != NULL) {
+		conf_err(x, "%s: \"%.*s\" %s", k->name, QUOTE_MAX, w[1], why);
+		return;
+	}
+	r = snprintf(line, sizeof(line), "%s %s", w[0], hp);
+	if (r < 0 || (size_t)r >= sizeof(line)) {
+		conf_err(x, "%s: line too long", k->name);
+		return;
+	}
+	dlen = strlen(w[0]);
+	line[dlen] = '\0';
+	lower_ascii(line);
+	line[dlen] = ' ';
+	for (i = 0; i < l->n; i++)
+		if (strncmp(l->v[i], line, dlen + 1) == 0) {
+			free(l->v[i]);
+			l->v[i] = xstrdup(line);
+			return;
+		}
+	strlist_add(l, line);
+}
+
+/*
+ * A name server: a numeric address (a name would need DNS to find DNS),
+ * port 53 unless given.  resolv.conf writes IPv6 servers bare, so a
+ * bare IPv6 address is one (with port 53); [ADDR]:PORT gives a port.
+ * Stored like a listen address: "A.B.C.D:PORT" or "[V6]:PORT".
+ */
+static const char *
+server_norm(const char *w, char *out, size_t outlen)
+{
+	unsigned char ab[16];
+	char tmp[300];
+	const char *why;
+	size_t n;
+	int r;
+
+	if (w[0] != '[' && ipaddr_parse(w, ab) == 6) {
+		r = snprintf(tmp, sizeof(tmp), "[%s]", w);
+		if (r < 0 || (size_t)r >= sizeof(tmp))
+			return "is too long";
+		w = tmp;
+	}
+	if ((why = hostport_norm(w, DNS_PORT, out, outlen)) != NULL)
+		return why;
+	if (out[0] != '[')
+		return "is not a numeric address (ADDR, ADDR:PORT or "
+		    "[IPv6]:PORT)";
+	n = (size_t)(strchr(out, ']') - out);
+	if (memchr(out, ':', n) == NULL) {
+		/* IPv4: no brackets, as in a listen address */
+		memmove(out, out + 1, n - 1);
+		memmove(out + n - 1, out + n + 1, strlen(out + n + 1) + 1);
+	}
+	return NULL;
+}
+
+static void
+set_servers(struct ctx *x, const struct key *k, char **w, int nw)
+{
+	struct strlist *l = FIELD(x->c, k, struct strlist);
+	char norm[300];
+	const char *why;
+	int i;
+
+	list_begin(x, k);
+	for (i = 0; i < nw; i++) {
+		if ((why = server_norm(w[i], norm, sizeof(norm))) != NULL)
+			conf_err(x, "%s: \"%.*s\" %s", k->name, QUOTE_MAX,
+			    w[i], why);
+		else if (strlist_has_nocase(l, norm))
+			conf_err(x, "%s: \"%s\" is listed twice", k->name,
+			    norm);
+		else
+			strlist_add(l, norm);
+	}
+}
+
+static void
+set_bool(struct ctx *x, const struct key *k, char **w, int nw)
+{
+	if (!one_value(x, k, nw))
+		return;
+	if (strcmp(w[0], "yes") == 0)
+		*FIELD(x->c, k, int) = 1;
+	else if (strcmp(w[0], "no") == 0)
+		*FIELD(x->c, k, int) = 0;
+	else
+		conf_err(x, "%s: \"%.*s\" is not yes or no", k->name,
+		    QUOTE_MAX, w[0]);
+}
+
 /*
  * A host or domain name: dot-separated labels of letters, digits, "-"
  * and "_" (seen in the wild), none empty, none starting with "-".
@@ -678,6 +939,25 @@ static void
 print_loglevel(const struct conf *c, const struct key *k, FILE *fp)
 {
 	fprintf(fp, "%s %s\n", k->name, log_level_name(*CFIELD(c, k, int)));
+}
+
+/* One line per route: a route line takes one domain. */
+static void
+print_routes(const struct conf *c, const struct key *k, FILE *fp)
+{
+	const struct strlist *l = CFIELD(c, k, struct strlist);
+	int i;
+
+	if (l->n == 0)
+		fprintf(fp, "%s\n", k->name);
+	for (i = 0; i < l->n; i++)
+		fprintf(fp, "%s %s\n", k->name, l->v[i]);
+}
+
+static void
+print_bool(const struct conf *c, const struct key *k, FILE *fp)
+{
+	fprintf(fp, "%s %s\n", k->name, *CFIELD(c, k, int) ? "yes" : "no");
 }
 
 static void
@@ -953,6 +1233,14 @@ conf_new(const char *sandbox)
 	c->lock_timeout = LOCK_TIMEOUT;
 	c->lock_stale = LOCK_STALE;
 	c->log_level = LOG_INFO;
+	/* relayhost, routes and dns_servers start empty (NULL) */
+	c->relay_port = RELAY_PORT;
+	c->relay_max = RELAY_MAX < CONN_MAX ? RELAY_MAX : (int)CONN_MAX;
+	c->relay_max_per_host = RELAY_MAX_PER_HOST < c->relay_max ?
+	    RELAY_MAX_PER_HOST : c->relay_max;
+	c->queue_lifetime = (int)QUEUE_LIFETIME;
+	c->resolv_conf = xstrdup(RESOLV_CONF);
+	c->sender_login_check = 1;
 	return c;
 }
 
@@ -1072,6 +1360,11 @@ conf_finish(struct conf *c)
 		    c->max_connections);
 		errors++;
 	}
+	if (c->relay_max_per_host > c->relay_max) {
+		warn("%s: relay_max_per_host (%d) is more than relay_max (%d)",
+		    where, c->relay_max_per_host, c->relay_max);
+		errors++;
+	}
 	errors += check_listeners(c, where);
 	return errors;
 }
@@ -1136,4 +1429,57 @@ conf_load(const char *sandbox, const char *conffile, char *path,
 		return NULL;
 	}
 	return c;
+}
+
+int
+conf_hostport(const char *s, char *host, size_t hlen, unsigned *port)
+{
+	const char *colon, *h;
+	unsigned long p;
+	size_t n;
+
+	if (s == NULL)
+		return -1;
+	h = s;
+	if (s[0] == '[') {
+		/* the brackets stay: "[192.0.2.1]" is not a name to look up */
+		if ((colon = strchr(s, ']')) == NULL)
+			return -1;
+		colon++;
+		n = (size_t)(colon - h);
+	} else {
+		if ((colon = strrchr(s, ':')) == NULL)
+			return -1;
+		n = (size_t)(colon - h);
+	}
+	if (*colon != ':' || n == 0 || n >= hlen ||
+	    parse_ulong(colon + 1, 65535, &p) < 0 || p == 0)
+		return -1;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	*port = (unsigned)p;
+	return 0;
+}
+
+int
+conf_route(const struct conf *c, const char *domain, char *host,
+    size_t hlen, unsigned *port)
+{
+	size_t dlen = strlen(domain);
+	int i;
+
+	for (i = 0; i < c->routes.n; i++)
+		if (ascii_ncasecmp(c->routes.v[i], domain, dlen) == 0 &&
+		    c->routes.v[i][dlen] == ' ')
+			return conf_hostport(c->routes.v[i] + dlen + 1, host,
+			    hlen, port) == 0;
+	return 0;
+}
+
+int
+conf_relayhost(const struct conf *c, char *host, size_t hlen,
+    unsigned *port)
+{
+	return c->relayhost != NULL &&
+	    conf_hostport(c->relayhost, host, hlen, port) == 0;
 }

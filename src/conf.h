@@ -43,6 +43,21 @@ struct conf {
 	int		lock_timeout;	/* seconds */
 	int		lock_stale;	/* seconds */
 	int		log_level;	/* LOG_ERR .. LOG_DEBUG */
+	/*
+	 * Sending mail to other hosts (issue 6).  Host names and ports are
+	 * checked at load and stored in one normalized form, "HOST:PORT"
+	 * with the host in lower case, or "[ADDR]:PORT" for an address
+	 * (IPv4 or IPv6) literal: read them with conf_hostport().
+	 */
+	char		*relayhost;	/* smarthost for all remote mail, or NULL */
+	struct strlist	routes;		/* "domain HOST:PORT", one per domain */
+	int		relay_port;	/* port of MX hosts found in DNS */
+	int		relay_max;	/* outbound connections in all */
+	int		relay_max_per_host;	/* ... and to one host */
+	int		queue_lifetime;	/* seconds before a bounce */
+	char		*resolv_conf;	/* nameservers when dns_servers is empty */
+	struct strlist	dns_servers;	/* "A.B.C.D:PORT" or "[V6]:PORT" */
+	int		sender_login_check;	/* submission: MAIL FROM is the user's */
 };
 
 /* The running configuration. */
@@ -75,5 +90,25 @@ struct conf *conf_load(const char *sandbox, const char *conffile,
 void conf_free(struct conf *c);
 /* yubind -n: every key with its effective value, in file syntax. */
 void conf_print(const struct conf *c, FILE *fp);
+
+/*
+ * Take a stored "HOST:PORT" or "[ADDR]:PORT" (relayhost, the host of a
+ * route, a dns_servers entry) apart: host gets the name, or the address
+ * literal with its brackets ("[192.0.2.1]", "[2001:db8::1]": not names
+ * to look up; a dns_servers IPv4 address has none, "10.0.0.53"); *port
+ * the port.  0, or -1 if s is not in that form or host (of hlen bytes)
+ * is too small.
+ */
+int conf_hostport(const char *s, char *host, size_t hlen, unsigned *port);
+/*
+ * The fixed route for domain (any case; exact domains only, no
+ * wildcards): 1 with host and *port filled as conf_hostport() does,
+ * or 0 if the domain has no route line.
+ */
+int conf_route(const struct conf *c, const char *domain, char *host,
+    size_t hlen, unsigned *port);
+/* relayhost, if set: 1 with host and *port filled, else 0. */
+int conf_relayhost(const struct conf *c, char *host, size_t hlen,
+    unsigned *port);
 
 #endif

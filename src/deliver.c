@@ -94,19 +94,11 @@ static int
 job_head(struct job *j, const char *rcpt)
 {
 	const struct msg *m = j->m;
-	char date[64];
 
-	if (rfc822_date(m->arrival, date, sizeof(date)) < 0 ||
-	    mbox_from_line(&j->head, m->sender, m->arrival) < 0 ||
+	if (mbox_from_line(&j->head, m->sender, m->arrival) < 0 ||
 	    buf_printf(&j->head, "Return-Path: <%s>\n", m->sender) < 0)
 		return -1;
-	if (strcmp(m->proto, "local") == 0)
-		return buf_printf(&j->head, "Received: by %s (yubin) id %s\n"
-		    "\tfor <%s>; %s\n", config->hostname, m->id, rcpt, date);
-	return buf_printf(&j->head, "Received: from %s ([%s])\n"
-	    "\tby %s (yubin) with %s id %s\n\tfor <%s>; %s\n",
-	    m->helo[0] ? m->helo : "unknown", m->client, config->hostname,
-	    m->proto, m->id, rcpt, date);
+	return msg_received(&j->head, m, rcpt);
 }
 
 int

@@ -226,6 +226,35 @@ imap_spool_end(struct imap_spool *sp, struct mb_append *a)
 	return 0;
 }
 
+/* Does [off, off + len) of fd hold a line starting "From "? */
+static int
+has_from_line(int fd, off_t off, unsigned long len)
+{
+	char b[8192 + 6];
+	size_t have = 1, want, i;
+	ssize_t n;
+
+	b[0] = '\n';			/* the body starts a line */
+	while (len > 0) {
+		want = len < 8192 ? (size_t)len : 8192;
+		if (lseek(fd, off, SEEK_SET) < 0 ||
+		    (n = read(fd, b + have, want)) <= 0)
+			return 1;	/* unsure: keep the length */
+		have += (size_t)n;
+		for (i = 0; i + 6 <= have; i++)
+			if (b[i] == '\n' && memcmp(b + i + 1, "From ", 5) == 0)
+				return 1;
+		/* a match may begin in the last five bytes */
+		if (have > 5) {
+			memmove(b, b + have - 5, 5);
+			have = 5;
+		}
+		off += n;
+		len -= (unsigned long)n;
+	}
+	return 0;
+}
+
 /*
  * Message i of an open mailbox, as stored, to the end of the spool:
  * its From_ line, its header without our metadata, its body.
@@ -280,6 +309,8 @@ imap_spool_copy(int fd, struct mailbox *mb, int i, struct mb_append *a)
 		}
 	}
 	a->date = m->date;
+	/* an unquoted From_ line (mail.local) needs Content-Length */
+	a->clen = has_from_line(mfd, m->body, (unsigned long)(m->end - m->body));
 	/* RFC 3501 6.4.7: the copy keeps its flags, and is \Recent */
 	a->flags = m->flags & ~MF_OLD;
 	mailbox_text_close(&t);

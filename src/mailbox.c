@@ -1077,7 +1077,7 @@ base_line(struct mailbox *mb, struct buf *b)
 /* Our metadata lines for m (DESIGN.md; Dovecot's and UW's names). */
 int
 mb_put_meta(struct mailbox *mb, struct buf *b, const struct mb_msg *m,
-    int first_kept)
+    int first_kept, int clen)
 {
 	int e = 0;
 
@@ -1097,9 +1097,12 @@ mb_put_meta(struct mailbox *mb, struct buf *b, const struct mb_msg *m,
 	if (m->uidl != NULL)
 		e |= buf_printf(b, "X-UIDL: %s\n", m->uidl);
 	/* The body may hold unquoted From_ lines (mail.local): its length
-	 * keeps it whole for every reader that honours it. */
-	e |= buf_printf(b, "Content-Length: %lu\n",
-	    (unsigned long)(m->end - m->body));
+	 * keeps it whole for every reader that honours it.  (Not for an
+	 * append with no such line: cut short by a crash, its length would
+	 * reach into whatever is appended after it.) */
+	if (clen)
+		e |= buf_printf(b, "Content-Length: %lu\n",
+		    (unsigned long)(m->end - m->body));
 	e |= buf_printf(b, "X-UID: %lu\n", m->uid);
 	return e ? -1 : 0;
 }
@@ -1142,7 +1145,7 @@ build_head(struct mailbox *mb, const struct mb_msg *m, struct buf *b)
 	    buf_append(b, "\n", 1) < 0)
 		return -1;
 	i = b->len;		/* where our metadata lines start */
-	if (mb_put_meta(mb, b, m, mb->cur == mb->first_kept) < 0 ||
+	if (mb_put_meta(mb, b, m, mb->cur == mb->first_kept, 1) < 0 ||
 	    buf_append(b, "\n", 1) < 0)
 		return -1;
 	/* What the index will say of the rewritten message. */

@@ -123,6 +123,8 @@ struct mb_append {
 	unsigned	flags;
 	const char	*keywords;	/* or NULL */
 	time_t		date;		/* INTERNALDATE */
+	int		clen;		/* the body has unquoted From_ lines:
+					 * write Content-Length */
 };
 typedef void mailbox_append_fn(void *arg, int ok, unsigned long first_uid);
 int mailbox_append(struct mailbox *mb, int fd, struct mb_append *v, int n,

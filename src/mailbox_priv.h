@@ -90,7 +90,7 @@ void mb_reparse_tail(struct mailbox *mb, off_t from, mailbox_open_fn *fn,
     void *arg);
 int mb_base_in_place(struct mailbox *mb);
 int mb_put_meta(struct mailbox *mb, struct buf *b, const struct mb_msg *m,
-    int first_kept);
+    int first_kept, int clen);
 /* mailbox_text.c */
 void mb_append_step(struct mailbox *mb);
 

@@ -199,7 +199,8 @@ append_head(struct mailbox *mb, const struct mb_append *a,
 	m.uid = uid;
 	m.flags = a->flags;
 	m.keywords = (char *)a->keywords;
-	if (mb_put_meta(mb, &b, &m, first) < 0 || buf_append(&b, "\n", 1) < 0)
+	if (mb_put_meta(mb, &b, &m, first, a->clen) < 0 ||
+	    buf_append(&b, "\n", 1) < 0)
 		goto out;
 	r = write_at(mb, b.data, b.len);
 out:

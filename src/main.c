@@ -18,6 +18,7 @@
 #include "conf.h"
 #include "conn.h"
 #include "daemon.h"
+#include "dns.h"
 #include "ev.h"
 #include "log.h"
 #include "mailbox.h"
@@ -112,6 +113,8 @@ on_hup(int sig)
 	config = cf;
 	log_set_level(cf->log_level);
 	resolve_reset();
+	if (dns_reload() < 0)
+		warn("DNS servers not reloaded; the old ones stay");
 	net_listen(cf, 1);
 	conf_free(old);
 	if (sandbox != NULL && net_write_ports(ports_path) < 0)

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "msg.h"
 #include "util.h"
 
@@ -177,3 +178,33 @@ xtext_get(const char *s, size_t len, char *out, size_t outlen)
 	return 0;
 }
 
+
+/*
+ * Our Received: line (RFC 5321 4.4), LF-ended, for a copy to rcpt (NULL:
+ * several, so no "for" clause): who sent it, who logged in (RFC 4954 7,
+ * "with ESMTPA" RFC 3848), our name, the queue id, the date.
+ */
+int
+msg_received(struct buf *out, const struct msg *m, const char *rcpt)
+{
+	char date[64], forc[MSG_ADDR_MAX + 16];
+	int r;
+
+	if (rfc822_date(m->arrival, date, sizeof(date)) < 0)
+		return -1;
+	/* "id X\n\tfor <rcpt>; date", or "id X;\n\tdate" */
+	r = rcpt != NULL ? snprintf(forc, sizeof(forc), "\n\tfor <%s>;", rcpt) :
+	    snprintf(forc, sizeof(forc), ";");
+	if (r < 0 || (size_t)r >= sizeof(forc))
+		return -1;
+	if (strcmp(m->proto, "local") == 0)
+		return buf_printf(out, "Received: by %s (yubin) id %s%s%s%s\n",
+		    config->hostname, m->id, forc, rcpt != NULL ? " " : "\n\t",
+		    date);
+	return buf_printf(out, "Received: from %s ([%s])\n%s%s%s"
+	    "\tby %s (yubin) with %s id %s%s%s%s\n",
+	    m->helo[0] ? m->helo : "unknown", m->client,
+	    m->auth[0] ? "\t(authenticated as " : "", m->auth,
+	    m->auth[0] ? ")\n" : "", config->hostname, m->proto, m->id,
+	    forc, rcpt != NULL ? " " : "\n\t", date);
+}

@@ -50,4 +50,7 @@ int rfc822_date(time_t t, char *out, size_t len);
 int xtext_put(struct buf *b, const char *s);
 int xtext_get(const char *s, size_t len, char *out, size_t outlen);
 
+/* Our Received: line for a copy to rcpt (NULL: no "for" clause). */
+int msg_received(struct buf *out, const struct msg *m, const char *rcpt);
+
 #endif

@@ -131,4 +131,8 @@
 #define MAILBOX_KEYWORDS_MAX	64
 #endif
 
+/* Received: lines that mean a mail loop (RFC 5321 6.3): refused when
+ * received, bounced when relayed. */
+#define SMTP_HOPS_MAX		50
+
 #endif

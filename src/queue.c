@@ -7,9 +7,11 @@
  * later) or a complete one.  Envelope fields are xtext-encoded (RFC 3461
  * section 4) so that no address or error text can break the line format.
  *
- * The runner delivers local copies through deliver.c; remote ones wait
- * for the relay transport.  Work per run is bounded (QUEUE_RUN_MAX
- * messages), so a large queue never stalls the loop.
+ * The runner delivers local copies through deliver.c and sends remote
+ * ones through relay.c, one request per domain.  A copy that fails for
+ * good, or is still not delivered after queue_lifetime, is bounced to
+ * the sender (RFC 3464, dsn.c) - never to <>.  Work per run is bounded
+ * (QUEUE_RUN_MAX messages), so a large queue never stalls the loop.
  */
 #include "yubin.h"
 
@@ -24,12 +26,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "conf.h"
 #include "deliver.h"
+#include "dispatch.h"
+#include "dsn.h"
 #include "ev.h"
 #include "log.h"
 #include "pickup.h"
 #include "queue.h"
+#include "relay.h"
+#include "resolve.h"
 #include "user.h"
 #include "util.h"
 
@@ -45,6 +52,16 @@ struct qentry {
 	struct qrcpt	*r;
 	int		nr;
 	int		busy;		/* deliveries in flight */
+	int		msgfd;		/* ID.msg, for the relay */
+};
+
+/* One relay request: the recipients of an entry in one domain. */
+struct qrelay {
+	struct qentry	*e;
+	int		*idx;		/* their indexes in e->r */
+	struct qrcpt	**rp;
+	int		n;
+	struct buf	head;		/* our Received: line */
 };
 
 struct qdone {
@@ -163,10 +180,49 @@ env_write(const struct msg *m, const struct qrcpt *r, int nr)
 	return ret;
 }
 
+/*
+ * New mail for other hosts goes out at once, not at the next run: its
+ * id waits here for a timer (never from inside queue_store()'s caller),
+ * and only that entry is read.  Beyond SOON_MAX the next run takes it.
+ */
+#define SOON_MAX	256
+static char soon_ids[SOON_MAX][MSG_ID_MAX];
+static int nsoon;
+static struct ev_timer soon_timer;
+
+static void entry_run(struct qentry *e, long now);
+static int is_inflight(const char *id);
+static struct qentry *env_read(const char *id);
+
+static void
+soon_run(void *arg)
+{
+	struct qentry *e;
+	int i, n = nsoon;
+
+	(void)arg;
+	nsoon = 0;
+	for (i = 0; i < n; i++)
+		if (!is_inflight(soon_ids[i]) &&
+		    (e = env_read(soon_ids[i])) != NULL)
+			entry_run(e, (long)time(NULL));
+}
+
+static void
+run_soon(const char *id)
+{
+	if (!started || nsoon >= SOON_MAX)
+		return;
+	strlcpy(soon_ids[nsoon++], id, sizeof(soon_ids[0]));
+	if (ev_timer_set(&soon_timer, 0) < 0)
+		warn("%s: cannot schedule its delivery", id);
+}
+
 int
 queue_store(struct msg *m, const struct qrcpt *r, int nr)
 {
 	char path[1100];
+	int i;
 
 	if (qpath(path, sizeof(path), m->id, ".msg") < 0 ||
 	    write_durably(path, buf_ptr(&m->data), buf_used(&m->data)) < 0) {
@@ -182,6 +238,11 @@ queue_store(struct msg *m, const struct qrcpt *r, int nr)
 	}
 	sync_dir();
 	log_info("%s: queued, %d recipient%s", m->id, nr, nr == 1 ? "" : "s");
+	for (i = 0; i < nr; i++)
+		if (r[i].type == QR_REMOTE) {
+			run_soon(m->id);
+			break;
+		}
 	return 0;
 }
 
@@ -281,6 +342,8 @@ env_line(struct qentry *e, char *line)
 static void
 entry_free(struct qentry *e)
 {
+	if (e->msgfd >= 0)
+		close(e->msgfd);
 	msg_unref(e->m);
 	free(e->r);
 	free(e);
@@ -306,6 +369,7 @@ env_read(const char *id)
 	}
 	e->r = NULL;
 	e->nr = e->busy = 0;
+	e->msgfd = -1;
 	e->next = NULL;
 	strlcpy(e->m->id, id, sizeof(e->m->id));
 	while (!bad && fgets(line, sizeof(line), fp) != NULL) {
@@ -341,6 +405,156 @@ entry_remove(const char *id)
 		(void)unlink(path);
 }
 
+/* --- bounces (RFC 3464) --- */
+
+static long
+data_read(void *arg, unsigned long off, char *buf, size_t len)
+{
+	const struct buf *b = arg;
+
+	if (off >= b->len)
+		return 0;
+	if (len > b->len - off)
+		len = (size_t)(b->len - off);
+	memcpy(buf, b->data + off, len);
+	return (long)len;
+}
+
+static void
+bounce_dispatched(void *arg, int ok, const char *status)
+{
+	char *id = arg;
+
+	if (!ok)
+		warn("%s: the bounce could not be delivered or queued (%s)",
+		    id, status != NULL ? status : "");
+	free(id);
+}
+
+/* The status code at the start of a reply or reason, or a default. */
+static void
+status_of(const char *why, int perm, char *out, size_t len)
+{
+	const char *p = why;
+
+	/* "550 5.1.1 ..." or "5.1.1 ..." */
+	if (p[0] >= '2' && p[0] <= '5' && p[1] >= '0' && p[1] <= '9' &&
+	    p[2] >= '0' && p[2] <= '9' && p[3] == ' ')
+		p += 4;
+	if ((p[0] == '4' || p[0] == '5') && p[1] == '.' &&
+	    strspn(p + 2, "0123456789.") >= 3) {
+		size_t n = 2 + strspn(p + 2, "0123456789.");
+
+		if (n < len) {
+			memcpy(out, p, n);
+			out[n] = '\0';
+			if (perm)
+				out[0] = '5';
+			return;
+		}
+	}
+	strlcpy(out, perm ? "5.0.0" : "4.0.0", len);
+}
+
+/*
+ * Tell the sender which copies failed for good: one DSN for all that
+ * bounced in this run, delivered like any other mail (to a local user
+ * or through the queue).  Never to <> (RFC 5321 6.1, 4.5.5).
+ */
+static void
+send_bounce(struct qentry *e)
+{
+	struct dsn_rcpt *dr;
+	struct dsn d;
+	struct msg *b;
+	struct rcpt rc;
+	struct addr a;
+	struct resolve_ctx ctx;
+	char why[128], path[MSG_ADDR_MAX + 2], pm[300];
+	char (*st)[16];
+	const char *end;
+	int i, n = 0;
+
+	for (i = 0; i < e->nr; i++)
+		n += e->r[i].state == QS_BOUNCED && e->r[i].fresh == 1;
+	if (n == 0)
+		return;
+	if (e->m->sender[0] == '\0') {
+		log_notice("%s: a bounce that bounced: dropped (no bounce to "
+		    "<>)", e->m->id);
+		return;
+	}
+	dr = malloc((size_t)n * sizeof(*dr));
+	st = malloc((size_t)n * sizeof(*st));
+	if (dr == NULL || st == NULL || (b = msg_new()) == NULL) {
+		free(dr);
+		free(st);
+		warn("%s: out of memory: no bounce sent", e->m->id);
+		return;
+	}
+	for (i = n = 0; i < e->nr; i++) {
+		const struct qrcpt *r = &e->r[i];
+
+		if (r->state != QS_BOUNCED || r->fresh != 1)
+			continue;
+		memset(&dr[n], 0, sizeof(dr[n]));
+		dr[n].orcpt = r->orig[0] != '\0' ? r->orig : NULL;
+		dr[n].final = r->target;
+		dr[n].action = DSN_FAILED;
+		status_of(r->why, 1, st[n], sizeof(st[n]));
+		dr[n].status = st[n];
+		dr[n].remote_mta = r->mta[0] != '\0' ? r->mta : NULL;
+		dr[n].diag = r->why;
+		dr[n].last_attempt = time(NULL);
+		n++;
+	}
+	i = snprintf(pm, sizeof(pm), "MAILER-DAEMON@%s", config->hostname);
+	if (i < 0 || (size_t)i >= sizeof(pm))
+		strlcpy(pm, "MAILER-DAEMON", sizeof(pm));
+	memset(&d, 0, sizeof(d));
+	d.reporting_mta = config->hostname;
+	d.queue_id = e->m->id;
+	d.sender = e->m->sender;
+	d.arrival = e->m->arrival;
+	d.postmaster = pm;
+	d.rcpts = dr;
+	d.nrcpts = n;
+	d.read = data_read;
+	d.arg = &e->m->data;
+	d.hdr_len = 0;
+	d.full = e->m->data.len <= 64UL * 1024UL;
+	d.max_body = 64UL * 1024UL;
+	msg_make_id(b->id, sizeof(b->id));
+	b->arrival = time(NULL);
+	b->sender[0] = '\0';
+	strlcpy(b->proto, "local", sizeof(b->proto));
+	strlcpy(b->helo, config->hostname, sizeof(b->helo));
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.may_relay = 1;		/* a bounce goes where the sender is */
+	(void)snprintf(path, sizeof(path), "<%s>", e->m->sender);
+	memset(&rc, 0, sizeof(rc));
+	strlcpy(rc.orig, e->m->sender, sizeof(rc.orig));
+	targetlist_init(&rc.tl);
+	if (dsn_compose(&d, &b->data) < 0 ||
+	    addr_parse_path(path, &a, &end, 0) != 0 ||
+	    resolve_rcpt(&a, &ctx, &rc.tl, why, sizeof(why)) != RESOLVE_OK) {
+		warn("%s: cannot bounce to <%s>", e->m->id, e->m->sender);
+	} else {
+		char *bid = xstrdup(b->id);
+
+		log_info("%s: sender non-delivery notification: %s", e->m->id,
+		    b->id);
+		if (dispatch_start(b, &rc, 1, bounce_dispatched, bid) == NULL) {
+			warn("%s: cannot start the bounce", e->m->id);
+			free(bid);
+		}
+	}
+	targetlist_free(&rc.tl);
+	msg_unref(b);
+	free(dr);
+	free(st);
+}
+
 /* After a run: forget the message, or write back what is left. */
 static void
 entry_settle(struct qentry *e)
@@ -353,6 +567,7 @@ entry_settle(struct qentry *e)
 			*pp = e->next;
 			break;
 		}
+	send_bounce(e);
 	for (i = 0; i < e->nr; i++)
 		if (e->r[i].state == QS_PENDING)
 			left++;
@@ -365,13 +580,35 @@ entry_settle(struct qentry *e)
 	entry_free(e);
 }
 
+/* A failed try: the next one later, doubling up to an hour. */
+static void
+defer(struct qrcpt *r, const char *why)
+{
+	long delay;
+
+	r->tries++;
+	delay = QUEUE_RETRY_MIN << (r->tries < 7 ? r->tries - 1 : 6);
+	r->next = (long)time(NULL) +
+	    (delay > QUEUE_RETRY_MAX ? QUEUE_RETRY_MAX : delay);
+	if (why != NULL)
+		strlcpy(r->why, why, sizeof(r->why));
+}
+
+static void
+bounce_rcpt(struct qrcpt *r, const char *why)
+{
+	r->state = QS_BOUNCED;
+	r->fresh = 1;
+	if (why != NULL)
+		strlcpy(r->why, why, sizeof(r->why));
+}
+
 static void
 copy_done(void *arg, int status, const char *why)
 {
 	struct qdone *d = arg;
 	struct qentry *e = d->e;
 	struct qrcpt *r = &e->r[d->i];
-	long delay;
 
 	free(d);
 	if (status == DELIVER_OK) {
@@ -379,15 +616,215 @@ copy_done(void *arg, int status, const char *why)
 		log_info("%s: to=<%s>, relay=local, delay=%ld, status=sent "
 		    "(from queue)", e->m->id, r->orig,
 		    (long)(time(NULL) - e->m->arrival));
-	} else {
-		r->tries++;
-		delay = QUEUE_RETRY_MIN << (r->tries < 7 ? r->tries - 1 : 6);
-		r->next = (long)time(NULL) +
-		    (delay > QUEUE_RETRY_MAX ? QUEUE_RETRY_MAX : delay);
-		strlcpy(r->why, why, sizeof(r->why));
-	}
+	} else if (status == DELIVER_PERM) {
+		bounce_rcpt(r, why);
+		log_notice("%s: to=<%s>, relay=local, status=bounced (%s)",
+		    e->m->id, r->orig, why);
+	} else
+		defer(r, why);
 	if (--e->busy == 0)
 		entry_settle(e);
+}
+
+static void
+qrelay_free(struct qrelay *q)
+{
+	buf_free(&q->head);
+	free(q->idx);
+	free(q->rp);
+	free(q);
+}
+
+static void
+relayed(void *arg, struct relay_req *req)
+{
+	struct qrelay *q = arg;
+	struct qentry *e = q->e;
+	struct qrcpt *r;
+	int i;
+
+	for (i = 0; i < q->n; i++) {
+		r = q->rp[i];
+		strlcpy(r->mta, relay_rcpt_mta(req, i), sizeof(r->mta));
+		switch (relay_rcpt_status(req, i)) {
+		case RELAY_SENT:
+			r->state = QS_SENT;
+			break;
+		case RELAY_PERM:
+			bounce_rcpt(r, NULL);
+			break;
+		default:
+			defer(r, NULL);
+			break;
+		}
+	}
+	relay_free(req);
+	qrelay_free(q);
+	if (--e->busy == 0)
+		entry_settle(e);
+}
+
+/*
+ * Copies still not delivered queue_lifetime after arrival are bounced
+ * (RFC 5321 4.5.4.1: give up after 4-5 days), with the last reason.
+ */
+static void
+expire(struct qentry *e)
+{
+	char why[256];
+	int i;
+
+	if ((long)time(NULL) - (long)e->m->arrival <
+	    (long)config->queue_lifetime)
+		return;
+	for (i = 0; i < e->nr; i++) {
+		if (e->r[i].state != QS_PENDING)
+			continue;
+		(void)snprintf(why, sizeof(why), "4.4.7 delivery time expired%s"
+		    "%s", e->r[i].why[0] != '\0' ? "; last error: " : "",
+		    e->r[i].why);
+		bounce_rcpt(&e->r[i], why);
+		log_notice("%s: to=<%s>, status=bounced (%s)", e->m->id,
+		    e->r[i].orig, why);
+	}
+}
+
+/* The domain of an address (after its last "@"), lower case. */
+static void
+domain_of(const char *addr, char *out, size_t len)
+{
+	const char *at = strrchr(addr, '@');
+	size_t i;
+
+	strlcpy(out, at != NULL ? at + 1 : "", len);
+	for (i = 0; out[i] != '\0'; i++)
+		if (out[i] >= 'A' && out[i] <= 'Z')
+			out[i] = (char)(out[i] - 'A' + 'a');
+}
+
+/* Received: lines of the text (a loop shows as too many). */
+static int
+count_received(const struct buf *b)
+{
+	const char *p = b->data, *e = b->data + b->len;
+	int n = 0;
+
+	while (p != NULL && p < e) {
+		if (*p == '\n')
+			break;			/* the end of the header */
+		if (e - p > 9 && ascii_ncasecmp(p, "Received:", 9) == 0)
+			n++;
+		p = memchr(p, '\n', (size_t)(e - p));
+		if (p != NULL)
+			p++;
+	}
+	return n;
+}
+
+static int
+has_8bit(const struct buf *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->len; i++)
+		if ((unsigned char)b->data[i] >= 0x80)
+			return 1;
+	return 0;
+}
+
+/* One relay request per domain for the remote copies that are due. */
+static void
+start_remote(struct qentry *e, long now)
+{
+	char dom[256], d2[256], path[1100];
+	struct qrelay *q;
+	struct relay_req *req;
+	struct relay_msg rm;
+	int i, j, eightbit = -1, loops;
+
+	for (i = 0; i < e->nr; i++) {
+		struct qrcpt *r = &e->r[i];
+
+		if (r->state != QS_PENDING || r->type != QR_REMOTE ||
+		    r->next > now || r->fresh == 2)
+			continue;
+		if (eightbit < 0) {
+			loops = count_received(&e->m->data);
+			if (loops > SMTP_HOPS_MAX) {
+				for (j = i; j < e->nr; j++)
+					if (e->r[j].state == QS_PENDING &&
+					    e->r[j].type == QR_REMOTE)
+						bounce_rcpt(&e->r[j], "5.4.6 mail "
+						    "loop: too many Received: "
+						    "headers");
+				return;
+			}
+			eightbit = has_8bit(&e->m->data);
+			if (qpath(path, sizeof(path), e->m->id, ".msg") < 0 ||
+			    (e->msgfd = open(path, O_RDONLY, 0)) < 0) {
+				warn("%s: cannot open the queued text: %s",
+				    e->m->id, strerror(errno));
+				return;
+			}
+		}
+		domain_of(r->target, dom, sizeof(dom));
+		if ((q = malloc(sizeof(*q))) == NULL)
+			return;
+		memset(q, 0, sizeof(*q));
+		q->e = e;
+		buf_init(&q->head, 0);
+		q->idx = malloc((size_t)e->nr * sizeof(*q->idx));
+		q->rp = malloc((size_t)e->nr * sizeof(*q->rp));
+		if (q->idx == NULL || q->rp == NULL) {
+			free(q->idx);
+			free(q->rp);
+			free(q);
+			return;
+		}
+		/* this one and every due one of the same domain */
+		for (j = i; j < e->nr; j++) {
+			struct qrcpt *x = &e->r[j];
+
+			if (x->state != QS_PENDING || x->type != QR_REMOTE ||
+			    x->next > now || x->fresh == 2)
+				continue;
+			domain_of(x->target, d2, sizeof(d2));
+			if (strcmp(d2, dom) != 0)
+				continue;
+			x->fresh = 2;		/* taken by this request */
+			q->idx[q->n] = j;
+			q->rp[q->n++] = x;
+		}
+		/* our trace line, sent before the text (RFC 5321 4.4) */
+		buf_reset(&q->head);
+		if (msg_received(&q->head, e->m, q->n == 1 ? q->rp[0]->orig :
+		    NULL) < 0) {
+			for (j = 0; j < q->n; j++)
+				defer(q->rp[j], "4.3.0 out of memory");
+			qrelay_free(q);
+			continue;
+		}
+		memset(&rm, 0, sizeof(rm));
+		rm.id = e->m->id;
+		rm.sender = e->m->sender;
+		rm.fd = e->msgfd;
+		rm.len = (off_t)e->m->data.len;
+		rm.wiresize = (unsigned long)(e->m->data.len + q->head.len) +
+		    count_lf(e->m->data.data, e->m->data.len) +
+		    count_lf(q->head.data, q->head.len);
+		rm.eightbit = eightbit;
+		rm.arrival = e->m->arrival;
+		rm.head = q->head.data;
+		rm.headlen = q->head.len;
+		e->busy++;
+		req = relay_start(&rm, dom, q->rp, q->n, relayed, q);
+		if (req == NULL) {
+			for (j = 0; j < q->n; j++)
+				defer(q->rp[j], "4.3.0 cannot start the relay");
+			e->busy--;
+			qrelay_free(q);
+		}
+	}
 }
 
 /* Load the text of e and start every local copy that is due. */
@@ -423,6 +860,7 @@ entry_run(struct qentry *e, long now)
 		return;
 	}
 	fclose(fp);
+	expire(e);
 	for (i = 0; i < e->nr; i++) {
 		struct qrcpt *r = &e->r[i];
 
@@ -430,8 +868,7 @@ entry_run(struct qentry *e, long now)
 		    r->next > now)
 			continue;
 		if (user_lookup(r->target, &u) < 0) {
-			r->state = QS_BOUNCED;
-			strlcpy(r->why, "user unknown", sizeof(r->why));
+			bounce_rcpt(r, "5.1.1 user unknown");
 			log_notice("%s: to=<%s>, relay=local, status=bounced "
 			    "(user %s unknown)", e->m->id, r->orig, r->target);
 			continue;
@@ -446,6 +883,7 @@ entry_run(struct qentry *e, long now)
 			free(d);
 		}
 	}
+	start_remote(e, now);
 	if (--e->busy == 0)
 		entry_settle(e);
 }
@@ -466,9 +904,12 @@ entry_due(const struct qentry *e, long now)
 {
 	int i;
 
+	/* (an expired copy is due too: it is bounced now) */
+	if ((long)time(NULL) - (long)e->m->arrival >=
+	    (long)config->queue_lifetime)
+		return 1;
 	for (i = 0; i < e->nr; i++)
-		if (e->r[i].state == QS_PENDING && e->r[i].type == QR_LOCAL &&
-		    e->r[i].next <= now)
+		if (e->r[i].state == QS_PENDING && e->r[i].next <= now)
 			return 1;
 	return 0;
 }
@@ -555,6 +996,7 @@ void
 queue_start(void)
 {
 	ev_timer_init(&run_timer, queue_run, NULL);
+	ev_timer_init(&soon_timer, soon_run, NULL);
 	started = 1;
 	queue_kick();
 }

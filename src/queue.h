@@ -27,6 +27,8 @@ struct qrcpt {
 	char	target[MSG_ADDR_MAX];
 	char	orig[MSG_ADDR_MAX];	/* as the client gave it */
 	char	why[256];		/* the last error */
+	char	fresh;			/* bounced in this run (not stored) */
+	char	mta[300];		/* who gave the last answer (not stored) */
 };
 
 /* Write m with its recipients to the queue, durably.  0 or -1. */

@@ -297,8 +297,10 @@ resolve_addr(const struct addr *a, const struct resolve_ctx *rc,
 
 	if (resolve_is_local(a, rc))
 		return resolve_local(a->local, rc, out, depth);
-	/* Remote: a client may relay only if trusted; the admin's aliases
-	 * and a user's .forward (depth > 0) always may. */
+	/* Remote: a client may relay only if trusted, by its network
+	 * (relay_networks) or because it logged in (SMTP AUTH: smtp.c sets
+	 * may_relay then); the admin's aliases and a user's .forward
+	 * (depth > 0) always may. */
 	if (depth == 0 && !rc->may_relay)
 		return RESOLVE_DENIED;
 	if (addr_format(a, text, sizeof(text)) < 0)

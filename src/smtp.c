@@ -5,6 +5,14 @@
  * legal in and the 503 reply for the others: sequence errors come from
  * the table, not from the handlers.
  *
+ * Submission (RFC 6409) is the same session with AUTH (RFC 4954): it is
+ * offered and required there, and only there (as Postfix does by
+ * default: port 25 takes mail for us and from relay_networks, and a
+ * password typed on port 25 is one more thing to guess at).  Plaintext
+ * mechanisms are offered only to plaintext_networks, as pop3.c and
+ * imap.c do.  A failed AUTH is answered after a delay kept by a timer;
+ * nothing here ever sleeps.
+ *
  * Every reply carries an RFC 3463 enhanced status code (RFC 2034).
  * After the final dot the session holds its input (pipelined commands
  * wait) until every copy of the message is on disk or in the queue:
@@ -18,9 +26,12 @@
 #include <time.h>
 
 #include "addr.h"
+#include "auth.h"
+#include "base64.h"
 #include "conf.h"
 #include "conn.h"
 #include "dispatch.h"
+#include "ev.h"
 #include "log.h"
 #include "msg.h"
 #include "net.h"
@@ -36,7 +47,8 @@ enum smtp_state {
 	S_MAIL = 4,		/* after MAIL */
 	S_RCPT = 8,		/* at least one recipient */
 	S_DATA = 16,		/* reading the message */
-	S_BUSY = 32		/* delivering it; input held */
+	S_BUSY = 32,		/* delivering it; input held */
+	S_SASL = 64		/* inside an AUTH exchange, or its delay */
 };
 #define S_SESSION	(S_READY | S_MAIL | S_RCPT)
 #define S_ANY		(S_INIT | S_SESSION)
@@ -45,6 +57,13 @@ enum smtp_state {
 #define SMTP_ERRORS_MAX	20	/* then 421: a confused or hostile client */
 #define SMTP_HOPS_MAX	50	/* Received: lines: a mail loop (RFC 5321 6.3) */
 #define SMTP_TEXT_MAX	998	/* RFC 5322 2.1.1, RFC 5321 4.5.3.1.6 */
+#define AUTH_DELAY_MS	2000UL	/* before a failed AUTH is answered */
+#define AUTH_FAILS_MAX	3	/* then the connection is closed */
+
+/* SASL mechanisms (RFC 4954 4) */
+#define MECH_PLAIN	1
+#define MECH_LOGIN	2
+#define MECH_CRAM	3
 
 struct smtp_sess {
 	struct conn		*c;
@@ -61,6 +80,15 @@ struct smtp_sess {
 	int			hops;
 	/* its delivery */
 	struct dispatch		*disp;
+	/* AUTH: only on the submission port */
+	int			submission;
+	char			auth_user[USER_NAME_MAX + 1];	/* "" before */
+	int			mech, sasl_step;
+	char			sasl_user[USER_NAME_MAX + 1];	/* LOGIN's */
+	char			challenge[128];			/* CRAM-MD5's */
+	int			auth_fails;
+	struct ev_timer		delay;
+	int			close_after;
 	/* counters for the disconnect line */
 	unsigned long		ncmds, nbad, nmsgs;
 };
@@ -70,6 +98,7 @@ struct smtp_cmd {
 	int		states;
 	const char	*seq_err;	/* the 503 text in other states */
 	void		(*fn)(struct smtp_sess *s, char *arg);
+	int		needs_auth;	/* on submission: 530 before AUTH */
 };
 
 static void smtp_helo(struct smtp_sess *, char *);
@@ -83,19 +112,25 @@ static void smtp_quit(struct smtp_sess *, char *);
 static void smtp_vrfy(struct smtp_sess *, char *);
 static void smtp_expn(struct smtp_sess *, char *);
 static void smtp_help(struct smtp_sess *, char *);
+static void smtp_auth(struct smtp_sess *, char *);
 
+/* RFC 4954 6: 530 for anything but AUTH, EHLO, HELO, NOOP, RSET, QUIT
+ * (and HELP, which tells nothing) until the client has logged in. */
 static const struct smtp_cmd smtp_cmds[] = {
-	{ "HELO", S_ANY, "", smtp_helo },
-	{ "EHLO", S_ANY, "", smtp_ehlo },
-	{ "MAIL", S_READY, "Nested MAIL command", smtp_mail },
-	{ "RCPT", S_MAIL | S_RCPT, "Need MAIL before RCPT", smtp_rcpt },
-	{ "DATA", S_RCPT, "Need RCPT (recipient) before DATA", smtp_data },
-	{ "RSET", S_ANY, "", smtp_rset },
-	{ "NOOP", S_ANY, "", smtp_noop },
-	{ "QUIT", S_ANY, "", smtp_quit },
-	{ "VRFY", S_ANY, "", smtp_vrfy },
-	{ "EXPN", S_ANY, "", smtp_expn },
-	{ "HELP", S_ANY, "", smtp_help }
+	{ "HELO", S_ANY, "", smtp_helo, 0 },
+	{ "EHLO", S_ANY, "", smtp_ehlo, 0 },
+	{ "MAIL", S_READY, "Nested MAIL command", smtp_mail, 1 },
+	{ "RCPT", S_MAIL | S_RCPT, "Need MAIL before RCPT", smtp_rcpt, 1 },
+	{ "DATA", S_RCPT, "Need RCPT (recipient) before DATA", smtp_data, 1 },
+	{ "RSET", S_ANY, "", smtp_rset, 0 },
+	{ "NOOP", S_ANY, "", smtp_noop, 0 },
+	{ "QUIT", S_ANY, "", smtp_quit, 0 },
+	{ "VRFY", S_ANY, "", smtp_vrfy, 1 },
+	{ "EXPN", S_ANY, "", smtp_expn, 1 },
+	{ "HELP", S_ANY, "", smtp_help, 0 },
+	/* RFC 4954 4: not during a mail transaction */
+	{ "AUTH", S_READY, "AUTH not permitted during a mail transaction",
+	    smtp_auth, 0 }
 };
 
 static void
@@ -115,8 +150,8 @@ static void
 set_state(struct smtp_sess *s, enum smtp_state st)
 {
 	if (s->c != NULL)
-		log_debug("smtp[%lu] state %d -> %d", s->c->id,
-		    (int)s->state, (int)st);
+		log_debug("%s[%lu] state %d -> %d", s->c->proto->name,
+		    s->c->id, (int)s->state, (int)st);
 	s->state = st;
 }
 
@@ -173,22 +208,77 @@ smtp_helo(struct smtp_sess *s, char *arg)
 	conn_printf(s->c, "250 %s\r\n", config->hostname);
 }
 
+/* Plaintext secrets only where the configuration allows them. */
+static int
+plaintext_ok(const struct smtp_sess *s)
+{
+	return s->c->family == 0 ||
+	    netlist_match(&config->plaintext_networks, s->c->family,
+	    s->c->addr);
+}
+
 static void
 smtp_ehlo(struct smtp_sess *s, char *arg)
 {
 	if (helo_arg(s, arg) < 0)
 		return;
 	s->esmtp = 1;
-	/* RFC 1870 SIZE, RFC 2920, RFC 6152, RFC 2034 */
+	/* RFC 1870 SIZE, RFC 2920, RFC 6152, RFC 2034, RFC 4954 AUTH */
 	conn_printf(s->c, "250-%s\r\n250-PIPELINING\r\n250-SIZE %lu\r\n"
-	    "250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250 HELP\r\n",
-	    config->hostname, config->message_size_limit);
+	    "250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n%s%s%s250 HELP\r\n",
+	    config->hostname, config->message_size_limit,
+	    s->submission ? "250-AUTH " : "",
+	    s->submission && plaintext_ok(s) ? "PLAIN LOGIN " : "",
+	    s->submission ? "CRAM-MD5\r\n" : "");
+}
+
+/*
+ * RFC 4954 5: a client that saw AUTH may add AUTH=<mailbox> (xtext) to
+ * MAIL.  The identity that counts is the one logged in, which Received:
+ * records, so the value is only checked and then dropped, with the
+ * space before it.  0, or -1 if it is not xtext.
+ */
+static int
+strip_auth_param(char *params)
+{
+	char val[MSG_ADDR_MAX];
+	char *w, *start, *e;
+
+	for (w = params; *w != '\0'; w = e) {
+		start = w;
+		while (*w == ' ')
+			w++;
+		e = w + strcspn(w, " ");
+		if (e - w > 5 && ascii_ncasecmp(w, "AUTH=", 5) == 0) {
+			if (xtext_get(w + 5, (size_t)(e - w - 5), val,
+			    sizeof(val)) < 0)
+				return -1;
+			memmove(start, e, strlen(e) + 1);
+			return 0;
+		}
+	}
+	return 0;
+}
+
+/*
+ * sender_login_check: a user logged in on submission sends as a mailbox
+ * of their own, their name at one of our domains (RFC 6409 8.1 lets the
+ * server enforce this).  Never as <>: only the server bounces.
+ */
+static int
+sender_owned(const struct smtp_sess *s, const struct addr *a)
+{
+	if (!s->submission || !config->sender_login_check)
+		return 1;
+	return !a->null && ascii_casecmp(a->local, s->auth_user) == 0 &&
+	    a->domain[0] != '\0' && resolve_is_local(a, &s->rc);
 }
 
 static void
 smtp_mail(struct smtp_sess *s, char *arg)
 {
 	struct mail_params mp;
+	char text[MSG_ADDR_MAX];
 	const char *p, *end;
 	struct addr a;
 	int r;
@@ -201,6 +291,10 @@ smtp_mail(struct smtp_sess *s, char *arg)
 		conn_printf(s->c, "501 5.1.7 Bad sender address syntax: %s\r\n",
 		    addr_strerror(r));
 		s->nbad++;
+		return;
+	}
+	if (s->submission && strip_auth_param((char *)end) < 0) {
+		error(s, "501 5.5.4 Bad parameter AUTH: not xtext");
 		return;
 	}
 	if ((r = addr_parse_params(end, PARAM_SIZE | PARAM_BODY, &mp)) != 0) {
@@ -219,6 +313,17 @@ smtp_mail(struct smtp_sess *s, char *arg)
 		    "message size");
 		return;
 	}
+	if (!sender_owned(s, &a)) {
+		if (a.null || addr_format(&a, text, sizeof(text)) < 0)
+			text[0] = '\0';
+		log_notice("%s[%lu] %s: sender <%s> refused for user %s",
+		    s->c->proto->name, s->c->id, s->c->peer, text,
+		    s->auth_user);
+		conn_printf(s->c, "553 5.7.1 <%s>: Sender address rejected: "
+		    "not owned by user %s\r\n", text, s->auth_user);
+		s->nbad++;
+		return;
+	}
 	if ((s->m = msg_new()) == NULL) {
 		error(s, "451 4.3.0 Out of memory, try again later");
 		return;
@@ -232,8 +337,10 @@ smtp_mail(struct smtp_sess *s, char *arg)
 	}
 	strlcpy(s->m->helo, s->helo, sizeof(s->m->helo));
 	strlcpy(s->m->client, s->c->peer, sizeof(s->m->client));
-	strlcpy(s->m->proto, s->esmtp ? "ESMTP" : "SMTP",
-	    sizeof(s->m->proto));
+	/* RFC 3848: ESMTPA when the client logged in */
+	strlcpy(s->m->proto, s->auth_user[0] != '\0' ? "ESMTPA" :
+	    s->esmtp ? "ESMTP" : "SMTP", sizeof(s->m->proto));
+	strlcpy(s->m->auth, s->auth_user, sizeof(s->m->auth));
 	set_state(s, S_MAIL);
 	reply(s, "250 2.1.0 Ok");
 }
@@ -379,8 +486,218 @@ static void
 smtp_help(struct smtp_sess *s, char *arg)
 {
 	(void)arg;
-	reply(s, "214-2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP "
-	    "QUIT VRFY HELP\r\n214 2.0.0 End of HELP info");
+	conn_printf(s->c, "214-2.0.0 Commands: HELO EHLO %sMAIL RCPT DATA "
+	    "RSET NOOP QUIT VRFY HELP\r\n214 2.0.0 End of HELP info\r\n",
+	    s->submission ? "AUTH " : "");
+}
+
+/* --- AUTH (RFC 4954), submission only --- */
+
+static void
+sasl_end(struct smtp_sess *s)
+{
+	s->mech = 0;
+	s->sasl_step = 0;
+	auth_wipe(s->sasl_user, sizeof(s->sasl_user));
+	set_state(s, S_READY);
+}
+
+static const char *
+mech_name(int mech)
+{
+	return mech == MECH_PLAIN ? "PLAIN" : mech == MECH_LOGIN ? "LOGIN" :
+	    "CRAM-MD5";
+}
+
+/* A response that is not base64 at all is 501; a wrong one is 535. */
+static int
+base64_ok(const char *resp)
+{
+	unsigned char out[SASL_DECODED_MAX];
+	size_t n;
+	int r;
+
+	r = base64_decode(resp, strlen(resp), out, sizeof(out), &n);
+	auth_wipe(out, sizeof(out));
+	return r == 0;
+}
+
+static void
+auth_delayed(void *arg)
+{
+	struct smtp_sess *s = arg;
+
+	conn_puts(s->c, "535 5.7.8 Authentication credentials invalid\r\n");
+	if (s->close_after) {
+		conn_printf(s->c, "421 4.7.0 %s Too many authentication "
+		    "failures\r\n", config->hostname);
+		conn_close(s->c);
+	} else
+		sasl_end(s);
+	conn_release(s->c);
+}
+
+/*
+ * A failed AUTH: the same reply whatever failed (no telling whether the
+ * user exists), after a delay that a timer keeps while other sessions
+ * go on; pipelined commands wait for it.  The third closes.
+ */
+static void
+auth_failed(struct smtp_sess *s, const char *name)
+{
+	s->auth_fails++;
+	s->nbad++;
+	warn("%s[%lu] %s: AUTH %s failed for \"%s\" (%d)", s->c->proto->name,
+	    s->c->id, s->c->peer, mech_name(s->mech), name, s->auth_fails);
+	s->close_after = s->auth_fails >= AUTH_FAILS_MAX;
+	conn_hold(s->c);
+	if (ev_timer_set(&s->delay, AUTH_DELAY_MS) < 0)
+		auth_delayed(s);
+}
+
+static void
+auth_result(struct smtp_sess *s, int r, const struct user *u,
+    const char *name)
+{
+	if (r == AUTH_TEMP) {
+		warn("%s[%lu] %s: AUTH %s for \"%s\": cannot check secrets now",
+		    s->c->proto->name, s->c->id, s->c->peer,
+		    mech_name(s->mech), name);
+		error(s, "454 4.7.0 Temporary authentication failure");
+		sasl_end(s);
+	} else if (r != AUTH_OK)
+		auth_failed(s, name);
+	else {
+		strlcpy(s->auth_user, u->name, sizeof(s->auth_user));
+		/* a logged-in user may send anywhere (resolve.h) */
+		s->rc.may_relay = 1;
+		log_info("%s[%lu] %s: AUTH %s: %s logged in", s->c->proto->name,
+		    s->c->id, s->c->peer, mech_name(s->mech), s->auth_user);
+		reply(s, "235 2.7.0 Authentication successful");
+		sasl_end(s);
+	}
+}
+
+/* The response was not base64, or the client gave up ("*"). */
+static int
+sasl_abort(struct smtp_sess *s, const char *resp)
+{
+	if (strcmp(resp, "*") == 0) {
+		log_info("%s[%lu] %s: AUTH %s cancelled by the client",
+		    s->c->proto->name, s->c->id, s->c->peer,
+		    mech_name(s->mech));
+		error(s, "501 5.0.0 Authentication cancelled");
+	} else if (!base64_ok(resp)) {
+		log_notice("%s[%lu] %s: AUTH %s failed: bad base64",
+		    s->c->proto->name, s->c->id, s->c->peer,
+		    mech_name(s->mech));
+		error(s, "501 5.5.2 Cannot decode response (bad base64)");
+	} else
+		return 0;
+	sasl_end(s);
+	return 1;
+}
+
+/* One client response ("=" is an empty one: RFC 4954 4). */
+static void
+sasl_step(struct smtp_sess *s, const char *resp)
+{
+	char user[USER_NAME_MAX + 1], secret[AUTH_SECRET_MAX + 1], b64[256];
+	struct user u;
+	int r = AUTH_FAIL;
+
+	if (sasl_abort(s, resp))
+		return;
+	user[0] = secret[0] = '\0';
+	switch (s->mech) {
+	case MECH_PLAIN:
+		if (sasl_plain(resp, user, sizeof(user), secret,
+		    sizeof(secret)) == 0)
+			r = auth_password(user, secret, &u);
+		break;
+	case MECH_LOGIN:
+		if (s->sasl_step == 0) {
+			if (sasl_decode(resp, s->sasl_user,
+			    sizeof(s->sasl_user)) < 0)
+				s->sasl_user[0] = '\0';	/* fails below */
+			s->sasl_step = 1;
+			reply(s, "334 UGFzc3dvcmQ6");	/* "Password:" */
+			return;
+		}
+		strlcpy(user, s->sasl_user, sizeof(user));
+		if (user[0] != '\0' &&
+		    sasl_decode(resp, secret, sizeof(secret)) == 0)
+			r = auth_password(user, secret, &u);
+		break;
+	default:
+		if (sasl_cram_response(resp, user, sizeof(user), b64,
+		    sizeof(b64)) == 0)
+			r = auth_cram(user, s->challenge, b64, &u);
+		break;
+	}
+	auth_wipe(secret, sizeof(secret));
+	auth_result(s, r, &u, user[0] != '\0' ? user : "?");
+}
+
+/* AUTH mechanism [initial-response] */
+static void
+smtp_auth(struct smtp_sess *s, char *arg)
+{
+	char b64[256], *ir;
+
+	if (!s->submission) {
+		error(s, "503 5.5.1 Authentication not enabled on this port "
+		    "(use submission)");
+		return;
+	}
+	if (s->auth_user[0] != '\0') {
+		error(s, "503 5.5.1 Already authenticated");
+		return;
+	}
+	if ((ir = strchr(arg, ' ')) != NULL)
+		*ir++ = '\0';
+	/* "AUTH CRAM-MD5 " (a space, no response), as mutt writes in IMAP */
+	if (ir != NULL && *ir == '\0')
+		ir = NULL;
+	if (*arg == '\0' || (ir != NULL && strchr(ir, ' ') != NULL)) {
+		error(s, "501 5.5.4 Syntax: AUTH mechanism [initial-response]");
+		return;
+	}
+	if (ascii_casecmp(arg, "CRAM-MD5") == 0)
+		s->mech = MECH_CRAM;
+	else if (ascii_casecmp(arg, "PLAIN") == 0 && plaintext_ok(s))
+		s->mech = MECH_PLAIN;
+	else if (ascii_casecmp(arg, "LOGIN") == 0 && plaintext_ok(s))
+		s->mech = MECH_LOGIN;
+	else {
+		/* RFC 4954 4 and 6: also for what is not offered here */
+		error(s, "504 5.5.4 Unrecognized authentication type");
+		return;
+	}
+	s->sasl_step = 0;
+	set_state(s, S_SASL);
+	if (ir != NULL) {
+		if (s->mech == MECH_CRAM) {
+			/* RFC 4954 4: the server speaks first */
+			error(s, "501 5.7.0 CRAM-MD5 takes no initial response");
+			sasl_end(s);
+			return;
+		}
+		sasl_step(s, strcmp(ir, "=") == 0 ? "" : ir);
+		return;
+	}
+	if (s->mech == MECH_CRAM) {
+		if (sasl_cram_challenge(s->challenge, sizeof(s->challenge), b64,
+		    sizeof(b64)) < 0) {
+			error(s, "454 4.7.0 Temporary authentication failure");
+			sasl_end(s);
+			return;
+		}
+		conn_printf(s->c, "334 %s\r\n", b64);
+	} else if (s->mech == MECH_LOGIN)
+		reply(s, "334 VXNlcm5hbWU6");		/* "Username:" */
+	else
+		reply(s, "334 ");		/* RFC 4954 4: empty challenge */
 }
 
 /* --- the message text --- */
@@ -513,6 +830,8 @@ smtp_start(struct conn *c)
 	memset(s, 0, sizeof(*s));
 	s->c = c;
 	s->state = S_INIT;
+	s->submission = (c->proto == &proto_submission);
+	ev_timer_init(&s->delay, auth_delayed, s);
 	s->rc.may_relay = c->family != 0 &&
 	    netlist_match(&config->relay_networks, c->family, c->addr);
 	if (net_local(c->rfd, &s->rc.local_family, s->rc.local_addr) < 0)
@@ -550,6 +869,12 @@ smtp_command(struct smtp_sess *s, char *line, size_t len)
 		error(s, "500 5.5.2 Command unrecognized");
 		return;
 	}
+	/* RFC 4954 6: before sequence errors, once HELO/EHLO was said */
+	if (cmd->needs_auth && s->submission && s->auth_user[0] == '\0' &&
+	    s->state != S_INIT) {
+		error(s, "530 5.7.0 Authentication required");
+		return;
+	}
 	if (!(cmd->states & s->state)) {
 		if (s->state == S_INIT)
 			error(s, "503 5.5.1 Send HELO/EHLO first");
@@ -574,7 +899,10 @@ smtp_line(void *arg, char *line, size_t len)
 		data_line(s, line, len);
 		return;
 	}
-	smtp_command(s, line, len);
+	if (s->state == S_SASL)		/* a NUL is not base64: 501 */
+		sasl_step(s, memchr(line, '\0', len) != NULL ? "\001" : line);
+	else
+		smtp_command(s, line, len);
 	if (s->nbad >= SMTP_ERRORS_MAX && !(s->c->flags & CONN_CLOSING)) {
 		conn_printf(s->c, "421 4.7.0 %s Too many errors\r\n",
 		    config->hostname);
@@ -591,6 +919,11 @@ smtp_overlong(void *arg)
 	 * be refused at its end, not cut. */
 	if (s->state == S_DATA) {
 		s->long_line = 1;
+		return;
+	}
+	if (s->state == S_SASL) {
+		sasl_end(s);
+		error(s, "500 5.5.6 Authentication exchange line is too long");
 		return;
 	}
 	log_notice("%s[%lu] %s: command line over %d octets",
@@ -631,6 +964,7 @@ smtp_end(void *arg)
 	/* Copies still being written finish (or are queued) without us. */
 	if (s->disp != NULL)
 		dispatch_detach(s->disp);
+	ev_timer_del(&s->delay);
 	s->c = NULL;
 	reset(s);
 	free(s);

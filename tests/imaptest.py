@@ -12,7 +12,9 @@ import base64
 import hmac
 import os
 import re
+import shutil
 import socket
+import subprocess
 import sys
 import time
 
@@ -269,6 +271,50 @@ class Imap:
         wait_until(seen, timeout, interval)
         return got
 
+    def append(self, box, data, flags=None, date=None, sync=True,
+               want="OK", timeout=None):
+        """APPEND data (bytes, CRLF) to box: returns (tagged line, the
+        UID of its [APPENDUID v uid] or None)."""
+        head = "APPEND %s " % quote(box)
+        if flags is not None:
+            head += "(%s) " % " ".join(flags)
+        if date is not None:
+            head += '"%s" ' % date
+        _, tl = self.cmd_lit([head, data], want, sync, timeout)
+        m = re.match(r"\S+ OK \[APPENDUID [0-9]+ ([0-9]+)\]", tl)
+        return tl, int(m.group(1)) if m else None
+
+    def fetch_all(self, items="(UID FLAGS BODY.PEEK[])", exists=None,
+                  timeout=60):
+        """FETCH 1:* of the selected mailbox as a list in sequence
+        order (one {ITEM: value} per message); [] if exists is 0.  Every
+        sequence number from 1 to the last must have its response."""
+        if exists == 0:
+            return []
+        unt, _ = self.cmd("FETCH 1:* %s" % items, timeout=timeout)
+        r = fetch_map(unt, self)
+        seqs = sorted(k for k in r if k is not None)
+        if seqs != list(range(1, len(seqs) + 1)) or \
+                (exists is not None and len(seqs) != exists):
+            self.fail("FETCH 1:* answered for %d messages (%s...), %s "
+                      "EXISTS" % (len(seqs), seqs[:5], exists))
+        return [r[k] for k in seqs]
+
+    def drain(self, timeout=5.0):
+        """Everything the server still sends until it closes the
+        connection (after a kill: what it said before it died), as
+        bytes; what was buffered comes first.  Closes the client."""
+        deadline = time.monotonic() + timeout
+        while not self.c.eof and self.c.sock is not None:
+            try:
+                self.c.buf += self.c._fill(deadline)
+            except (socket.timeout, OSError):
+                break
+        data, self.c.buf = self.c.buf, b""
+        self._rec("S", data)
+        self.close()
+        return data
+
     def untagged(self, unt, kind):
         """The untagged responses of kind (e.g. "EXISTS", "LIST")."""
         out = []
@@ -322,6 +368,13 @@ def select_info(unt, tl):
     m = re.match(r"\S+ OK \[(READ-WRITE|READ-ONLY)\]", tl)
     info["rw"] = m.group(1) if m else None
     return info
+
+
+def flagset(v, recent=False):
+    """The flags of a parsed FLAGS list as a set of str, without
+    \\Recent unless recent (it belongs to the session, not the file)."""
+    return set(str(f) for f in (v or []) if recent or
+               str(f).lower() != "\\recent")
 
 
 def search_result(unt, ses=None):
@@ -469,6 +522,89 @@ def canon_text(data):
     return canon(v[0])
 
 
+# ---------------------------------------------------------------- strace
+
+def strace_tool():
+    """The path of strace if it can attach to a daemon of ours: else
+    None and a note (need_tool(): a missing strace fails under
+    CI=true; the Yama ptrace_scope of a non-root user only skips)."""
+    tool = need_tool("strace")
+    if tool is None:
+        return None
+    try:
+        with open("/proc/sys/kernel/yama/ptrace_scope") as f:
+            scope = int(f.read().strip() or "0")
+    except (OSError, ValueError):
+        scope = 0
+    if scope >= 3 or (scope >= 1 and os.geteuid() != 0):
+        note("SKIP this case: kernel.yama.ptrace_scope is %d: strace "
+             "cannot attach to yubind as this user" % scope)
+        return None
+    return tool
+
+
+class Strace:
+    """strace (path: tool, default the one on PATH) attached to a
+    running daemon, seeing only the system calls on paths (-P: by name
+    or by a descriptor open on one).  With kill=(syscall, n) it kills
+    the daemon with SIGKILL at the nth such call of syscall (strace -e
+    inject=SYSCALL:signal=KILL:when=N: the call never runs); else it
+    logs every call for counts().  Attached when the constructor
+    returns; stop() detaches (strace also ends with the daemon).  For
+    the crash tests; strace_tool() first."""
+
+    def __init__(self, pid, paths, kill=None, tool=None):
+        self.dir = temp_dir("strace")
+        self.log = os.path.join(self.dir, "trace")
+        argv = [tool or shutil.which("strace"), "-qq", "-f", "-p", str(pid)]
+        for p in paths:
+            argv += ["-P", p]
+        if kill is not None:
+            argv += ["-e", "trace=%s" % kill[0],
+                     "-e", "inject=%s:signal=KILL:when=%d" % tuple(kill)]
+        argv += ["-o", self.log]
+        with open(os.path.join(self.dir, "stderr"), "wb") as err:
+            self.proc = register_process(subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=err, close_fds=True))
+
+        def attached():
+            if self.proc.poll() is not None:
+                return True
+            try:
+                with open("/proc/%d/status" % pid) as f:
+                    m = re.search(r"^TracerPid:\s*([0-9]+)", f.read(), re.M)
+            except OSError:
+                return True             # the daemon is gone
+            return m is not None and int(m.group(1)) == self.proc.pid
+        if not os.path.isdir("/proc/%d" % os.getpid()):
+            time.sleep(0.5)             # no /proc: give it time
+        elif not wait_until(attached, 10, 0.01):
+            fail("strace did not attach to %d within 10 s" % pid)
+        if self.proc.poll() is not None:
+            fail("strace exited with %s: %s" % (
+                self.proc.returncode, (read_bytes(os.path.join(
+                    self.dir, "stderr")) or b"").decode("latin-1")[-500:]))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+    def counts(self):
+        """{system call name: calls logged} (after stop())."""
+        out = {}
+        for ln in (read_bytes(self.log) or b"").decode("latin-1").split("\n"):
+            m = re.match(r"(?:\[pid +[0-9]+\] |[0-9]+ +)?([a-z0-9_]+)\(", ln)
+            if m:
+                out[m.group(1)] = out.get(m.group(1), 0) + 1
+        return out
+
+
 # ---------------------------------------------------------------- helpers
 
 def b64(s):
@@ -516,5 +652,5 @@ def imap_date(t):
 
 
 __all__ = [n for n in dir() if not n.startswith("_") and n not in
-           ("base64", "hmac", "os", "re", "socket", "sys", "time",
-            "yubintest")] + yubintest.__all__
+           ("base64", "hmac", "os", "re", "shutil", "socket",
+            "subprocess", "sys", "time", "yubintest")] + yubintest.__all__

@@ -17,7 +17,9 @@ KEYS = ("hostname", "smtp_listen", "submission_listen", "pop3_listen",
         "local_domains", "relay_networks", "plaintext_networks",
         "message_size_limit", "max_connections", "max_connections_per_ip",
         "smtp_timeout", "pop3_timeout", "imap_timeout", "lock",
-        "lock_timeout", "lock_stale", "log_level")
+        "lock_timeout", "lock_stale", "log_level", "relayhost", "route",
+        "relay_port", "relay_max", "relay_max_per_host", "queue_lifetime",
+        "resolv_conf", "dns_servers", "sender_login_check")
 
 
 def txt(b):
@@ -45,6 +47,16 @@ lock dotlock lockf
 lock_timeout 10
 lock_stale 300
 log_level info
+relayhost [192.0.2.25]:587
+route b.example mail.b.example
+route c.example [::1]:2525
+relay_port 25
+relay_max 10
+relay_max_per_host 2
+queue_lifetime 86400
+resolv_conf /etc/resolv.conf
+dns_servers 127.0.0.1:5353 ::1
+sender_login_check no
 
 """
     sb = Sandbox(raw_conf=good, start=False)
@@ -69,6 +81,20 @@ BAD = [
     ("bad log level", ["log_level loud"]),
     ("bad lock method", ["lock dotlock chmod"]),
     ("key without value", ["max_connections"]),
+    ("bad relayhost", ["hostname a.example", "relayhost smart..example"]),
+    ("relayhost with a bad port", ["relayhost smart.example:0"]),
+    ("relayhost with a non-numeric port", ["relayhost smart.example:smtp"]),
+    ("relayhost IPv6 without brackets", ["relayhost 2001:db8::25"]),
+    ("bad route domain", ["route *.example mx.example"]),
+    ("bad route host", ["route b.example -mx.example"]),
+    ("route with a bad port", ["route b.example 127.0.0.1:65536"]),
+    ("route without a host", ["", "route b.example"]),
+    ("DNS server by name", ["dns_servers ns1.example"]),
+    ("DNS server with a bad port", ["dns_servers [::1]:0"]),
+    ("queue_lifetime under a minute", ["queue_lifetime 30"]),
+    ("sender_login_check not yes or no", ["sender_login_check on"]),
+    ("relay_port out of range", ["relay_port 70000"]),
+    ("relay_max zero", ["relay_max 0"]),
 ]
 
 for _d, _lines in BAD:
@@ -137,6 +163,35 @@ def _():
     o3 = txt(out3).replace(sb2.dir, "DIR").replace(sb.dir, "DIR")
     check(o3 == o.replace(sb.dir, "DIR"),
           "-n of the -n output differs:\n%s\n---\n%s" % (o, txt(out3)))
+
+
+@case("-n shows the outbound keys normalized, and their defaults")
+def _():
+    sb = Sandbox(conf="relayhost Smart.Example:2525\n"
+                      "route B.Example [IPv6:::1]\n"
+                      "route c.example 192.0.2.7\n"
+                      "route b.example 127.0.0.1:2526\n"
+                      "dns_servers 127.0.0.1 ::1\n", start=False)
+    rc, out, err = sb.run("-n")
+    o = txt(out)
+    check(rc == 0, "-n exit %r, stderr %r" % (rc, txt(err)))
+    for ln in ("relayhost smart.example:2525",
+               "route b.example [127.0.0.1]:2526",
+               "route c.example [192.0.2.7]:25",
+               "dns_servers 127.0.0.1:53 [::1]:53",
+               "relay_port 25", "relay_max 20", "relay_max_per_host 2",
+               "queue_lifetime 432000", "resolv_conf /etc/resolv.conf",
+               "sender_login_check yes"):
+        check(re.search(r"(?m)^%s$" % re.escape(ln), o) is not None,
+              "-n lacks the line %r:\n%s" % (ln, o))
+    check(len(re.findall(r"(?m)^route ", o)) == 2,
+          "-n: the later route for b.example did not replace the first")
+    sb = Sandbox(raw_conf=False, start=False)
+    rc, out, err = sb.run("-n")
+    o = txt(out)
+    for ln in ("relayhost", "route", "dns_servers"):
+        check(re.search(r"(?m)^%s$" % ln, o) is not None,
+              "-n default: %r not shown bare" % ln)
 
 
 @case("-n without a config file shows the sandbox defaults")

@@ -207,6 +207,15 @@ test_defaults(void)
 	CHECK(c->lock_timeout == LOCK_TIMEOUT);
 	CHECK(c->lock_stale == LOCK_STALE);
 	CHECK(c->log_level == LOG_INFO);
+	CHECK(c->relayhost == NULL);
+	CHECK(c->routes.n == 0);
+	CHECK(c->relay_port == 25);
+	CHECK(c->relay_max == (20 < CONN_MAX ? 20 : CONN_MAX));
+	CHECK(c->relay_max_per_host == 2);
+	CHECK(c->queue_lifetime == 5 * 86400);
+	CHECK(streq(c->resolv_conf, "/etc/resolv.conf"));
+	CHECK(c->dns_servers.n == 0);
+	CHECK(c->sender_login_check == 1);
 	conf_free(c);
 }
 
@@ -236,6 +245,12 @@ test_sandbox(void)
 		CHECK(streq(c->log_file, "/sb/log/yubind.log"));
 		CHECK(streq(c->home_mail_dir, "mail"));
 		CHECK(c->max_connections == DEF_CONN);
+		/* outbound mail: the system's resolver, MX hosts on 25 */
+		CHECK(c->relayhost == NULL && c->routes.n == 0);
+		CHECK(c->relay_port == 25);
+		CHECK(streq(c->resolv_conf, "/etc/resolv.conf"));
+		CHECK(c->dns_servers.n == 0);
+		CHECK(c->sender_login_check == 1);
 		conf_free(c);
 	}
 }
@@ -268,9 +283,19 @@ static const char *const every_key_lines[] = {
 	"lock flock lockf dotlock\n",
 	"lock_timeout 7\n",
 	"lock_stale 8\n",
-	"log_level debug\n"
+	"log_level debug\n",
+	"relayhost [192.0.2.1]:2525\n",
+	"route b.example MX.B.example:26\n",
+	"route C.Example [IPv6:2001:db8::5]\n",
+	"relay_port 2526\n",
+	"relay_max 7\n",
+	"relay_max_per_host 3\n",
+	"queue_lifetime 3600\n",
+	"resolv_conf /etc/r.conf\n",
+	"dns_servers 127.0.0.1:5353 ::1 [2001:db8::53]:54 10.0.0.53\n",
+	"sender_login_check no\n"
 };
-static char every_key[2048];
+static char every_key[4096];
 
 static void
 every_key_init(void)
@@ -326,6 +351,21 @@ test_types(void)
 	CHECK(c->lock_timeout == 7);
 	CHECK(c->lock_stale == 8);
 	CHECK(c->log_level == LOG_DEBUG);
+	CHECK(streq(c->relayhost, "[192.0.2.1]:2525"));
+	CHECK(c->routes.n == 2);
+	CHECK(streq(c->routes.v[0], "b.example mx.b.example:26"));
+	CHECK(streq(c->routes.v[1], "c.example [2001:db8::5]:25"));
+	CHECK(c->relay_port == 2526);
+	CHECK(c->relay_max == 7);
+	CHECK(c->relay_max_per_host == 3);
+	CHECK(c->queue_lifetime == 3600);
+	CHECK(streq(c->resolv_conf, "/etc/r.conf"));
+	CHECK(c->dns_servers.n == 4);
+	CHECK(streq(c->dns_servers.v[0], "127.0.0.1:5353"));
+	CHECK(streq(c->dns_servers.v[1], "[::1]:53"));
+	CHECK(streq(c->dns_servers.v[2], "[2001:db8::53]:54"));
+	CHECK(streq(c->dns_servers.v[3], "10.0.0.53:53"));
+	CHECK(c->sender_login_check == 0);
 	CHECK(conf_finish(c) == 0);
 	CHECK(streq(c->hostname, "mail.example.org"));
 	conf_free(c);
@@ -494,7 +534,44 @@ static const struct {
 	{ "hostname -bad.example", "hostname: \"-bad.example\" is not" },
 	{ "hostname a..example", "hostname: \"a..example\" is not" },
 	{ "local_domains ok.example bad@example",
-	    "local_domains: \"bad@example\" is not" }
+	    "local_domains: \"bad@example\" is not" },
+	{ "relayhost bad_host!", "relayhost: \"bad_host!\" is not a valid" },
+	{ "relayhost smart.example:0", "relayhost: \"smart.example:0\" has a "
+	    "bad port (1..65535)" },
+	{ "relayhost smart.example:65536", "relayhost: \"smart.example:65536\" "
+	    "has a bad port" },
+	{ "relayhost smart.example:", "relayhost: \"smart.example:\" has a bad "
+	    "port" },
+	{ "relayhost [1.2.3]", "relayhost: \"[1.2.3]\" has a bad address "
+	    "literal" },
+	{ "relayhost [::1", "relayhost: \"[::1\" has no closing" },
+	{ "relayhost [::1]x", "relayhost: \"[::1]x\" has junk after" },
+	{ "relayhost 2001:db8::1", "relayhost: \"2001:db8::1\" is an IPv6" },
+	{ "relayhost a.example b.example", "relayhost: takes one value, not 2" },
+	{ "route example.org", "route: takes a domain and a host" },
+	{ "route a.example b.example c.example",
+	    "route: takes a domain and a host" },
+	{ "route *.example mx.example", "route: domain \"*.example\" is not" },
+	{ "route .example mx.example", "route: domain \".example\" is not" },
+	{ "route a.example mx.example:x", "route: \"mx.example:x\" has a bad "
+	    "port" },
+	{ "dns_servers ns.example", "dns_servers: \"ns.example\" is not a "
+	    "numeric address" },
+	{ "dns_servers 127.0.0.1:0", "dns_servers: \"127.0.0.1:0\" has a bad "
+	    "port" },
+	{ "dns_servers 127.0.0.1 127.0.0.1:53",
+	    "dns_servers: \"127.0.0.1:53\" is listed twice" },
+	{ "queue_lifetime 59", "queue_lifetime: \"59\" is out of range "
+	    "(60..31536000)" },
+	{ "queue_lifetime 5d", "queue_lifetime: \"5d\" is not a number" },
+	{ "sender_login_check maybe", "sender_login_check: \"maybe\" is not "
+	    "yes or no" },
+	{ "sender_login_check", "sender_login_check: missing value" },
+	{ "relay_port 0", "relay_port: \"0\" is out of range (1..65535)" },
+	{ "relay_max 0", "relay_max: \"0\" is out of range" },
+	{ "relay_max_per_host x", "relay_max_per_host: \"x\" is not a number" },
+	{ "resolv_conf etc/resolv.conf", "resolv_conf: \"etc/resolv.conf\" is "
+	    "not an absolute path" }
 };
 
 static void
@@ -562,6 +639,15 @@ test_finish(void)
 	LOGGED(tpath("t.conf"), 0, "smtp_listen and submission_listen");
 	conf_free(c);
 
+	c = conf_text(NULL, "hostname h.example\nrelay_max 4\n"
+	    "relay_max_per_host 5\n", &errors);
+	CHECK(errors == 0);
+	log_fresh();
+	CHECK(conf_finish(c) == 1);
+	LOGGED(tpath("t.conf"), 0, "relay_max_per_host (5) is more than "
+	    "relay_max (4)");
+	conf_free(c);
+
 	/* no hostname: the system's name */
 	c = conf_new("/sb");
 	CHECK(conf_finish(c) == 0);
@@ -626,7 +712,16 @@ conf_equal(const struct conf *a, const struct conf *b)
 	    a->lock_methods == b->lock_methods &&
 	    a->lock_timeout == b->lock_timeout &&
 	    a->lock_stale == b->lock_stale &&
-	    a->log_level == b->log_level;
+	    a->log_level == b->log_level &&
+	    streq(a->relayhost, b->relayhost) &&
+	    lists_equal(&a->routes, &b->routes) &&
+	    a->relay_port == b->relay_port &&
+	    a->relay_max == b->relay_max &&
+	    a->relay_max_per_host == b->relay_max_per_host &&
+	    a->queue_lifetime == b->queue_lifetime &&
+	    streq(a->resolv_conf, b->resolv_conf) &&
+	    lists_equal(&a->dns_servers, &b->dns_servers) &&
+	    a->sender_login_check == b->sender_login_check;
 }
 
 /* Print a to a file and read it into fresh defaults (the other mode's,
@@ -695,6 +790,79 @@ test_print(void)
 	CHECK(conf_finish(c) == 0);
 	round_trip(c, __LINE__);
 	conf_free(c);
+}
+
+/* route lines, relayhost and the helpers the transport reads them with */
+static void
+test_routes(void)
+{
+	char host[256], tiny[4];
+	const char *second;
+	struct conf *c;
+	unsigned port;
+	int errors;
+
+	c = conf_text(NULL,
+	    "route a.example mx1.a.example\n"
+	    "route b.example 127.0.0.1:2526\n"
+	    "route A.EXAMPLE Mx2.A.Example:587\n"	/* replaces the first */
+	    "route v6.example [::1]:26\n"
+	    "relayhost Smart.Example\n", &errors);
+	CHECK(errors == 0);
+	CHECK(c->routes.n == 3);
+	CHECK(streq(c->routes.v[0], "a.example mx2.a.example:587"));
+	CHECK(streq(c->routes.v[1], "b.example [127.0.0.1]:2526"));
+	CHECK(streq(c->relayhost, "smart.example:25"));
+	port = 0;
+	CHECK(conf_route(c, "a.example", host, sizeof(host), &port) == 1 &&
+	    streq(host, "mx2.a.example") && port == 587);
+	CHECK(conf_route(c, "B.Example", host, sizeof(host), &port) == 1 &&
+	    streq(host, "[127.0.0.1]") && port == 2526);
+	CHECK(conf_route(c, "v6.example", host, sizeof(host), &port) == 1 &&
+	    streq(host, "[::1]") && port == 26);
+	/* exact domains: no parent, no child, no prefix */
+	CHECK(conf_route(c, "example", host, sizeof(host), &port) == 0);
+	CHECK(conf_route(c, "x.a.example", host, sizeof(host), &port) == 0);
+	CHECK(conf_route(c, "a.exampl", host, sizeof(host), &port) == 0);
+	CHECK(conf_route(c, "a.example.org", host, sizeof(host), &port) == 0);
+	CHECK(conf_route(c, "", host, sizeof(host), &port) == 0);
+	CHECK(conf_route(c, "a.example", tiny, sizeof(tiny), &port) == 0);
+	CHECK(conf_relayhost(c, host, sizeof(host), &port) == 1 &&
+	    streq(host, "smart.example") && port == 25);
+
+	/* a second file's first route line replaces the list */
+	second = write_file("second.conf", "route c.example [10.0.0.1]\n"
+	    "relayhost\n", strlen("route c.example [10.0.0.1]\nrelayhost\n"));
+	CHECK(conf_read(c, second, 0) == 0);
+	CHECK(c->routes.n == 1 && c->relayhost == NULL);
+	CHECK(conf_route(c, "a.example", host, sizeof(host), &port) == 0);
+	CHECK(conf_route(c, "c.example", host, sizeof(host), &port) == 1 &&
+	    streq(host, "[10.0.0.1]") && port == 25);
+	CHECK(conf_relayhost(c, host, sizeof(host), &port) == 0);
+	conf_free(c);
+
+	/* the key alone: no routes */
+	c = conf_text(NULL, "route a.example b.example\nroute\n", &errors);
+	CHECK(errors == 0 && c->routes.n == 1);
+	conf_free(c);
+	c = conf_text(NULL, "route\n", &errors);
+	CHECK(errors == 0 && c->routes.n == 0);
+	conf_free(c);
+
+	/* conf_hostport on every stored form, and on what is not one */
+	CHECK(conf_hostport("h.example:25", host, sizeof(host), &port) == 0 &&
+	    streq(host, "h.example") && port == 25);
+	CHECK(conf_hostport("[2001:db8::1]:2525", host, sizeof(host),
+	    &port) == 0 && streq(host, "[2001:db8::1]") && port == 2525);
+	CHECK(conf_hostport("10.0.0.53:53", host, sizeof(host), &port) == 0 &&
+	    streq(host, "10.0.0.53") && port == 53);
+	CHECK(conf_hostport("h.example", host, sizeof(host), &port) < 0);
+	CHECK(conf_hostport("h.example:0", host, sizeof(host), &port) < 0);
+	CHECK(conf_hostport("h.example:99999", host, sizeof(host), &port) < 0);
+	CHECK(conf_hostport("[::1]", host, sizeof(host), &port) < 0);
+	CHECK(conf_hostport("[::1:25", host, sizeof(host), &port) < 0);
+	CHECK(conf_hostport(":25", host, sizeof(host), &port) < 0);
+	CHECK(conf_hostport(NULL, host, sizeof(host), &port) < 0);
 }
 
 static void
@@ -793,6 +961,7 @@ main(void)
 	test_errors();
 	test_finish();
 	test_print();
+	test_routes();
 	test_missing();
 	test_sample();
 	cleanup();

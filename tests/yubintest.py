@@ -292,8 +292,8 @@ def register_process(p):
 
 
 def _default_conf(extra):
-    """The sandbox yubin.conf: all listeners on 127.0.0.1:0 unless extra
-    sets the key itself."""
+    """The sandbox yubin.conf: all listeners on 127.0.0.1:0 and DNS to a
+    dead local port, unless extra sets the key itself."""
     given = set()
     for ln in extra.splitlines():
         w = ln.split()
@@ -305,6 +305,10 @@ def _default_conf(extra):
                 ("submission_listen", "127.0.0.1:0"),
                 ("pop3_listen", "127.0.0.1:0"),
                 ("imap_listen", "127.0.0.1:0"),
+                # no DNS query may leave this machine: nothing answers
+                # on port 1, so lookups fail at once (mail for other
+                # domains then waits in the queue)
+                ("dns_servers", "127.0.0.1:1"),
                 ("log_level", "debug")]
     for k, v in defaults:
         if k not in given:
