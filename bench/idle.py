@@ -31,6 +31,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 import yubintest  # noqa: E402
 from yubintest import (Sandbox, Client, PROTO, open_many,  # noqa: E402
                        raise_nofile, TestFailure)
+from benchlib import pct  # noqa: E402
 
 
 def mem(pid):
@@ -47,13 +48,6 @@ def mem(pid):
     except OSError:
         pass
     return {"rss_kb": rss, "pss_kb": pss}
-
-
-def pct(xs, p):
-    if not xs:
-        return None
-    xs = sorted(xs)
-    return round(1000.0 * xs[min(len(xs) - 1, int(p / 100.0 * len(xs)))], 3)
 
 
 def one(proto, a):

@@ -61,21 +61,21 @@ import argparse
 import json
 import multiprocessing
 import os
-import pwd
-import random
 import re
 import resource
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+import benchlib
+from benchlib import (SIZES, PASSWORD, Closed, Dovecot, LineConn, Mbox, Peer,
+                      SpoolYubind, Stall, add_bench_users, cell, fmt,
+                      free_port, groups, loadavg1, mem_of, need_root_users,
+                      note, proc_list, reference, session_of, table_head,
+                      wait_greeting)
 
-SIZES = {"10k": (10000, 1, "bench1"), "100k": (100000, 2, "bench2")}
-PASSWORD = "benchpass"
 META = "FETCH 1:* (FLAGS RFC822.SIZE ENVELOPE)"
 BODY = "FETCH 1:* BODY.PEEK[]"
 # BASELINE.md (../shared/bench), IMAP table, medians of 3, this kind of
@@ -92,116 +92,9 @@ BASELINE = {
     ("mailutils", "10k"): {"select_cold_s": 0.569, "meta_cold_s": 0.26,
                            "body_mb_s": 209, "select_warm_s": 0.592},
 }
-OUT = None
-
-
-def emit(obj):
-    line = json.dumps(obj)
-    print(line, flush=True)
-    if OUT is not None:
-        OUT.write(line + "\n")
-        OUT.flush()
-
-
-def note(msg):
-    print("# " + msg, flush=True)
-
-
-def loadavg1():
-    try:
-        with open("/proc/loadavg") as f:
-            return float(f.read().split()[0])
-    except (OSError, ValueError):
-        return None
-
-
-def proc_status(pid, key):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for ln in f:
-                if ln.startswith(key + ":"):
-                    return int(ln.split()[1])
-    except (OSError, ValueError, IndexError, TypeError):
-        pass
-    return None
-
-
-def proc_cpu(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            w = f.read().rsplit(")", 1)[1].split()
-        return (int(w[11]) + int(w[12])) / float(os.sysconf("SC_CLK_TCK"))
-    except (OSError, ValueError, IndexError, TypeError):
-        return None
-
-
-def proc_list():
-    """[(pid, ppid, uid, comm)] of every process."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                st = f.read()
-            comm = st[st.index("(") + 1:st.rindex(")")]
-            ppid = int(st.rsplit(")", 1)[1].split()[1])
-            uid = os.stat("/proc/" + d).st_uid
-        except (OSError, ValueError, IndexError):
-            continue
-        out.append((int(d), ppid, uid, comm))
-    return out
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def wait_greeting(port, timeout, alive=None):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            s = socket.create_connection(("127.0.0.1", port), timeout=3)
-            ln = s.recv(512)
-            s.sendall(b"z LOGOUT\r\n")
-            s.close()
-            if ln.startswith(b"* OK") or ln.startswith(b"* PREAUTH"):
-                return True
-        except OSError:
-            pass
-        if alive is not None and not alive():
-            return False
-        time.sleep(0.1)
-    return False
 
 
 # ------------------------------------------------------------ data
-
-def make_data(a, size):
-    n, seed, _ = SIZES[size]
-    os.makedirs(a.data, exist_ok=True)
-    name = "m%s.mbox" % size
-    # the POP3 bench's cached copy (same generator, same seed) will do
-    for d in (a.data, os.path.join(os.environ.get(
-            "POP3_WORK", "/tmp/yubin-pop3bench"), "data")):
-        path = os.path.join(d, name)
-        if os.path.exists(path + ".ok") and os.path.exists(path):
-            with open(path + ".ok") as f:
-                if f.read().strip() == str(os.path.getsize(path)):
-                    return path
-    path = os.path.join(a.data, name)
-    mk = os.path.join(a.kit, "mkmbox.py")
-    note("generating %s (mkmbox.py -n %d --seed %d)" % (path, n, seed))
-    subprocess.check_call([sys.executable, mk, "-n", str(n), "--seed",
-                           str(seed), "-o", path])
-    with open(path + ".ok", "w") as f:
-        f.write("%d\n" % os.path.getsize(path))
-    return path
-
 
 def unfold(v):
     """Unfolded, white space runs as one space (ENVELOPE strings are
@@ -223,23 +116,13 @@ def addr_spec(v):
     return out
 
 
-class Pristine:
+class Pristine(Mbox):
     """The generated file: every message's size in CRLF form, and the
     expected BODY[] text and ENVELOPE fields of a sample of messages."""
 
     def __init__(self, path, nsample):
-        with open(path, "rb") as f:
-            data = f.read()
-        starts = [0] if data.startswith(b"From ") else []
-        i = 0
-        while True:
-            i = data.find(b"\n\nFrom ", i)
-            if i < 0:
-                break
-            starts.append(i + 2)
-            i += 2
-        self.n = len(starts)
-        ends = starts[1:] + [len(data)]
+        Mbox.__init__(self, path)
+        data, starts, ends = self.data, self.starts, self.ends
         self.sizes = [0] * (self.n + 1)         # 1-based
         self.total = 0
         for k in range(self.n):
@@ -250,24 +133,19 @@ class Pristine:
             sz = (e - b) + data.count(b"\n", b, e)
             self.sizes[k + 1] = sz
             self.total += sz
-        rng = random.Random(12345)
-        pick = set(rng.sample(range(self.n), min(nsample, self.n)))
-        pick.update((0, self.n - 1))
+        pick = self.sample(nsample)
         self.special = 0
         # a reader of mboxrd (mailutils) takes a '>' off every >+From line
         self.sizes_rd = list(self.sizes)
         for m in re.finditer(rb"\n>+From ", data):
-            k = self._index(starts, m.start())
+            k = self.index(m.start())
             self.sizes_rd[k + 1] -= 1
             if k not in pick:
                 self.special += 1
             pick.add(k)
         self.expect, self.expect_rd, self.env = {}, {}, {}
         for k in sorted(pick):
-            msg = data[starts[k]:ends[k]]
-            msg = msg[msg.index(b"\n") + 1:]          # From_ line
-            if k < self.n - 1 or msg.endswith(b"\n\n"):
-                msg = msg[:-1]                        # separator line
+            msg = self.message(k)
             self.expect[k + 1] = msg.replace(b"\n", b"\r\n")
             if self.sizes_rd[k + 1] != self.sizes[k + 1]:
                 self.expect_rd[k + 1] = re.sub(
@@ -284,64 +162,24 @@ class Pristine:
                 "from": addr_spec(fields.get(b"from", b"")),
                 "to": addr_spec(fields.get(b"to", b""))}
         del data
+        self.data = None
 
-    @staticmethod
-    def _index(starts, off):
-        lo, hi = 0, len(starts) - 1
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if starts[mid] <= off:
-                lo = mid
-            else:
-                hi = mid - 1
-        return lo
+    def summary(self):
+        return "%d messages, %d B (%d B in CRLF form); %d messages to " \
+            "compare (%d with >From)" % (self.n, self.bytes, self.total,
+                                         len(self.expect), self.special)
 
 
 # ------------------------------------------------------------ client
 
-class Stall(Exception):
-    pass
-
-
-class Closed(Exception):
-    pass
-
-
-class Imap:
+class Imap(LineConn):
     """Minimal IMAP client: tagged commands, untagged responses with
     literals (kept only where asked)."""
 
     def __init__(self, port, stall=60.0):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=30)
-        self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.s.settimeout(stall)
-        self.buf, self.pos, self.nbytes, self.tagn = bytearray(), 0, 0, 0
+        LineConn.__init__(self, port, stall)
+        self.tagn = 0
         self.greeting = self.line()
-
-    def fill(self):
-        try:
-            d = self.s.recv(1 << 20)
-        except socket.timeout:
-            raise Stall()
-        if not d:
-            raise Closed()
-        self.nbytes += len(d)
-        if self.pos > (8 << 20):
-            del self.buf[:self.pos]
-            self.pos = 0
-        self.buf += d
-
-    def line(self):
-        start = self.pos
-        while True:
-            i = self.buf.find(b"\r\n", start)
-            if i >= 0:
-                ln = bytes(self.buf[self.pos:i])
-                self.pos = i + 2
-                return ln
-            start = max(self.pos, len(self.buf) - 1) - self.pos
-            self.fill()
-            start += self.pos
 
     def literal(self, n, keep):
         while len(self.buf) - self.pos < n:
@@ -387,12 +225,6 @@ class Imap:
             if untagged is None or not untagged(segs, lits):
                 if len(other) < 200:
                     other.append(segs[0][:300])
-
-    def close(self):
-        try:
-            self.s.close()
-        except OSError:
-            pass
 
 
 def ok(tagged):
@@ -848,238 +680,23 @@ class Probe:
 
 # ------------------------------------------------------------ servers
 
-def copy_mbox(src, dst, user):
-    tmp = dst + ".tmp%d" % os.getpid()
-    shutil.copyfile(src, tmp)
-    if user is not None:
-        pw = pwd.getpwnam(user)
-        os.chown(tmp, pw.pw_uid, pw.pw_gid)
-    os.chmod(tmp, 0o600)
-    t = time.time() - 10
-    os.utime(tmp, (t, t))
-    os.rename(tmp, dst)
-
-
-def need_root_users(users):
-    if os.geteuid() != 0:
-        return "not root"
-    for u in users:
-        try:
-            pwd.getpwnam(u)
-        except KeyError:
-            return "no system user %s (--setup-peers)" % u
-    return None
-
-
-def mem_of(pid):
-    if pid is None:
-        return {}
-    return {"rss_kb": proc_status(pid, "VmRSS"),
-            "anon_kb": proc_status(pid, "RssAnon"),
-            "hwm_kb": proc_status(pid, "VmHWM")}
-
-
-class Yubind:
-    name = "yubind"
-
+class Yubind(SpoolYubind):
     def __init__(self, a):
-        self.a, self.binary = a, a.yubind
-        self.proc, self.nrun, self.errf = None, 0, None
-
-    def problem(self):
-        if not self.binary or not os.access(self.binary, os.X_OK):
-            return "no yubind binary (set YUBIND)"
-        return None
-
-    def version(self):
-        return self.binary
-
-    def prepare(self, size, src):
-        """A fresh daemon with a fresh copy of the mbox."""
-        self.stop()
-        self.nrun += 1
-        d = os.path.join(self.a.work, "yubind.%d" % self.nrun)
-        shutil.rmtree(d, ignore_errors=True)
-        os.makedirs(os.path.join(d, "etc"))
-        os.makedirs(os.path.join(d, "mail"))
-        self.user = SIZES[size][2]
-        with open(os.path.join(d, "etc", "yubin.conf"), "w") as f:
-            f.write("# written by bench/imap.py\nimap_listen 127.0.0.1:0\n"
-                    "smtp_listen\nsubmission_listen\npop3_listen\n")
-        fd = os.open(os.path.join(d, "etc", "yubin.passwd"),
-                     os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write("%s:%s\n" % (self.user, PASSWORD))
-        self.mbox = os.path.join(d, "mail", self.user)
-        copy_mbox(src, self.mbox, None)
-        self.dir = d
-        self.errf = open(os.path.join(d, "yubind.stderr"), "wb")
-        self.proc = subprocess.Popen([self.binary, "-S", d, "-F"],
-                                     stdin=subprocess.DEVNULL,
-                                     stdout=self.errf, stderr=self.errf)
-        self.pid = self.proc.pid
-        end, self.port = time.monotonic() + 10, None
-        while time.monotonic() < end and self.port is None:
-            if self.proc.poll() is not None:
-                break
-            try:
-                with open(os.path.join(d, "run", "ports")) as f:
-                    for ln in f:
-                        w = ln.split()
-                        if len(w) == 3 and w[0] == "imap":
-                            self.port = int(w[2])
-            except OSError:
-                pass
-            if self.port is None:
-                time.sleep(0.02)
-        if self.port is None:
-            self.stop()
-            raise RuntimeError("yubind did not start (no imap line in "
-                               "run/ports); see %s/yubind.stderr" % d)
+        SpoolYubind.__init__(self, a, "imap", args=["-F"], stop_wait=20)
 
     def session_pid(self, user):
-        return self.pid if self.proc and self.proc.poll() is None else None
-
-    def cpu(self):
-        return proc_cpu(self.pid)
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.proc = None
-        if self.errf is not None:
-            self.errf.close()
-            self.errf = None
-
-    def finish_run(self, res):
-        if self.proc is not None and self.proc.poll() is not None:
-            res["yubind_exit"] = self.proc.returncode
-        if not self.a.keep:
-            self.stop()
-            shutil.rmtree(self.dir, ignore_errors=True)
+        return self.pid if self.alive() else None
 
 
-class Dovecot:
-    name = "dovecot"
-
-    def __init__(self, a):
-        self.a = a
-        self.d = os.path.join(a.work, "dovecot")
-        self.started = False
-
-    def problem(self):
-        if shutil.which("dovecot") is None or \
-                not os.path.exists("/usr/lib/dovecot/imap"):
-            return "dovecot-imapd is not installed (--setup-peers)"
-        if not os.path.isfile(os.path.join(self.a.peers, "dovecot",
-                                           "dovecot.conf")):
-            return "no peer kit dovecot/dovecot.conf (--peers)"
-        return need_root_users(["bench1", "bench2", "dovecot", "dovenull"])
-
-    def version(self):
-        r = subprocess.run(["dovecot", "--version"], stdout=subprocess.PIPE,
-                           stderr=subprocess.DEVNULL)
-        return "Dovecot " + r.stdout.decode().split()[0]
-
-    def start(self):
-        d = self.d
-        for sub in ("run", "state", "mail", "home"):
-            os.makedirs(os.path.join(d, sub), exist_ok=True)
-        for p in (self.a.work, d, os.path.join(d, "home")):
-            os.chmod(p, 0o755)
-        os.chmod(os.path.join(d, "mail"), 0o1777)
-        self.port = free_port()
-        with open(os.path.join(self.a.peers, "dovecot", "dovecot.conf")) as f:
-            conf = f.read()
-        subst = {"base_dir": os.path.join(d, "run"),
-                 "state_dir": os.path.join(d, "state"),
-                 "log_path": os.path.join(d, "dovecot.log"),
-                 "instance_name": "dovecot-yubinimap%d" % os.getpid(),
-                 "protocols": "imap",
-                 "mail_location": "mbox:~/mail:INBOX=%s/%%u" %
-                 os.path.join(d, "mail")}
-        for k, v in subst.items():
-            conf, n = re.subn(r"(?m)^%s\s*=.*$" % k, "%s = %s" % (k, v), conf)
-            if n == 0:
-                conf += "%s = %s\n" % (k, v)
-        conf = conf.replace("/tmp/peerbench/dovecot/users",
-                            os.path.join(d, "users"))
-        conf = re.sub(r"port = 20143", "port = %d" % self.port, conf)
-        conf = re.sub(r"port = 20110", "port = 0", conf)
-        with open(os.path.join(d, "dovecot.conf"), "w") as f:
-            f.write(conf)
-        with open(os.path.join(d, "users"), "w") as f:
-            for u in ("bench1", "bench2"):
-                pw = pwd.getpwnam(u)
-                h = os.path.join(d, "home", u)
-                os.makedirs(os.path.join(h, "mail"), exist_ok=True)
-                for p in (h, os.path.join(h, "mail")):
-                    os.chown(p, pw.pw_uid, pw.pw_gid)
-                f.write("%s:{PLAIN}%s:%d:%d::%s::\n" % (u, PASSWORD, pw.pw_uid,
-                                                       pw.pw_gid, h))
-        os.chmod(os.path.join(d, "users"), 0o644)
-        with open(os.path.join(d, "start.out"), "wb") as out:
-            r = subprocess.run(["dovecot", "-c",
-                                os.path.join(d, "dovecot.conf")],
-                               stdin=subprocess.DEVNULL, stdout=out,
-                               stderr=out)
-        if r.returncode != 0 or not wait_greeting(self.port, 15):
-            with open(os.path.join(d, "start.out"), "rb") as f:
-                raise RuntimeError("dovecot did not start: %s" %
-                                   f.read().decode("utf-8", "replace")[-1500:])
-        self.started = True
-
-    def prepare(self, size, src):
-        if not self.started:
-            self.start()
-        self.user = SIZES[size][2]
-        self.mbox = os.path.join(self.d, "mail", self.user)
-        copy_mbox(src, self.mbox, self.user)
-        shutil.rmtree(os.path.join(self.d, "home", self.user, "mail", ".imap"),
-                      ignore_errors=True)
-
-    def session_pid(self, user):
-        """The newest 'imap' process running as user."""
-        uid = pwd.getpwnam(user).pw_uid
-        ps = [p for p in proc_list() if p[3] == "imap" and p[2] == uid]
-        return max(ps)[0] if ps else None
-
-    def alive(self):
-        return True
-
-    def finish_run(self, res):
-        pass
-
-    def stop(self):
-        if self.started:
-            subprocess.run(["doveadm", "-c", os.path.join(self.d, "dovecot.conf"),
-                            "stop"], stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
-            self.started = False
-        if not self.a.keep:
-            for u in ("bench1", "bench2"):
-                for p in (os.path.join(self.d, "mail", u),
-                          os.path.join(self.d, "home", u, "mail", ".imap")):
-                    shutil.rmtree(p, ignore_errors=True)
-                    if os.path.isfile(p):
-                        os.unlink(p)
-
-
-class Mailutils:
+class Mailutils(Peer):
     name = "mailutils"
 
     def __init__(self, a):
-        self.a = a
-        self.d = os.path.join(a.work, "mailutils")
+        Peer.__init__(self, a)
         self.master = None
+
+    def running(self):
+        return self.master is not None
 
     def problem(self):
         if shutil.which("imap4d") is None:
@@ -1118,7 +735,7 @@ class Mailutils:
                                 os.path.join(d, "imap4d.conf")],
                                stdin=subprocess.DEVNULL, stdout=out,
                                stderr=out)
-        ok_ = r.returncode == 0 and wait_greeting(self.port, 15)
+        ok_ = r.returncode == 0 and wait_greeting(self.port, 15, "imap")
         try:
             with open(self.pidfile) as f:
                 self.master = int(f.read().split()[0])
@@ -1129,21 +746,9 @@ class Mailutils:
                 raise RuntimeError("imap4d did not start: %s" %
                                    f.read().decode("utf-8", "replace")[-1500:])
 
-    def prepare(self, size, src):
-        if self.master is None:
-            self.start()
-        self.user = SIZES[size][2]
-        self.mbox = os.path.join(self.d, "mail", self.user)
-        copy_mbox(src, self.mbox, self.user)
-
     def session_pid(self, user):
-        """The newest child of the daemon running as user."""
-        uid = pwd.getpwnam(user).pw_uid
-        ps = [p for p in proc_list() if p[1] == self.master and p[2] == uid]
-        return max(ps)[0] if ps else None
-
-    def alive(self):
-        return True
+        """It forks a child for every session."""
+        return session_of(user, lambda p: p[1] == self.master)
 
     def finish_run(self, res):
         # its children go on for a moment after the clients left
@@ -1179,14 +784,7 @@ def setup_peers(a):
         note("apt-get install %s" % " ".join(pk))
         subprocess.call(["apt-get", "install", "-y"] + pk,
                         env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
-    for u in ("bench1", "bench2"):
-        try:
-            pwd.getpwnam(u)
-        except KeyError:
-            subprocess.call(["useradd", "-M", "-d", "/nonexistent", "-s",
-                             "/usr/sbin/nologin", "-U", u])
-            p = subprocess.Popen(["chpasswd"], stdin=subprocess.PIPE)
-            p.communicate(("%s:%s\n" % (u, PASSWORD)).encode())
+    add_bench_users()
 
 
 # ------------------------------------------------------------ one run
@@ -1360,43 +958,6 @@ def one_run(a, srv, size, src, pristine, rep):
 
 # ------------------------------------------------------------ report
 
-def med(xs):
-    xs = sorted(x for x in xs if x is not None)
-    if not xs:
-        return None
-    m = len(xs) // 2
-    return xs[m] if len(xs) % 2 else (xs[m - 1] + xs[m]) / 2.0
-
-
-def fmt(x):
-    if x is None:
-        return "-"
-    if isinstance(x, float):
-        if x == 0:
-            return "0"
-        if abs(x) >= 100:
-            return "%.0f" % x
-        if abs(x) >= 10:
-            return "%.1f" % x
-        if abs(x) >= 1:
-            return "%.2f" % x
-        return "%.3g" % x
-    return str(x)
-
-
-def cell(runs, key, scale=1.0):
-    xs = [r.get(key) for r in runs if isinstance(r.get(key), (int, float))
-          and not isinstance(r.get(key), bool)]
-    xs = [x * scale for x in xs]
-    if not xs:
-        fails = [r for r in runs if r.get(key.rsplit("_", 1)[0] + "_failed")]
-        return ("failed" if fails else "-"), None
-    m = float(med(xs))
-    if len(xs) == 1:
-        return fmt(m), m
-    return "%s [%s-%s]" % (fmt(m), fmt(float(min(xs))), fmt(float(max(xs)))), m
-
-
 COLS = [("SELECT cold s", "select_cold_s", 1),
         ("FETCH meta cold s", "meta_cold_s", 1),
         ("BODY.PEEK[] MB/s", "body_mb_s", 1),
@@ -1465,45 +1026,39 @@ def report(a, runs, skipped):
     print("IMAP, %d repetition(s), medians [min-max]; MB/s = 1e6 B of "
           "literal data per s; loadavg1 %s-%s" % (
               a.reps, fmt(min(la)) if la else "-", fmt(max(la)) if la else "-"))
-    hdr = ["server", "mbox"] + [c[0] for c in COLS]
-    print("| " + " | ".join(hdr) + " |")
-    print("|" + "---|" * len(hdr))
+    table_head(["server", "mbox"] + [c[0] for c in COLS])
     meds = {}
-    for size in a.sizes:
-        for name in a.servers:
-            rs = [r for r in runs if r["server"] == name and r["size"] == size]
-            if not rs:
-                continue
-            row = [name, size]
-            for _, key, scale in COLS:
-                if key == "noop":
-                    p, _ = cell(rs, "noop_p50_ms")
-                    x, m = cell([{"x": r["noop_max_ms"]} for r in rs
-                                 if "noop_max_ms" in r], "x")
-                    meds[(name, size, "noop_max_ms")] = m
-                    s = "%s / %s" % (p.split(" ")[0], x.split(" ")[0]) \
-                        if p != "-" else "-"
-                    errs = [r["noop_error"] for r in rs if "noop_error" in r]
-                    if errs:
-                        s += " (probe: %s)" % errs[0][:60]
-                    row.append(s)
-                    continue
-                if key == "noop_phases":
-                    v = []
-                    for ph in ("select", "meta", "logout"):
-                        x, m = cell(rs, "noop_%s_max_ms" % ph)
-                        meds[(name, size, "noop_%s_max_ms" % ph)] = m
-                        v.append(x.split(" ")[0])
-                    row.append(" / ".join(v))
-                    continue
-                if key == "verify":
-                    v = [verdict(r) for r in rs]
-                    row.append("; ".join(sorted(set(v))))
-                    continue
-                s, m = cell(rs, key, scale)
-                meds[(name, size, key)] = m
+    for size, name, rs in groups(a, runs):
+        row = [name, size]
+        for _, key, scale in COLS:
+            if key == "noop":
+                p, _ = cell(rs, "noop_p50_ms")
+                x, m = cell([{"x": r["noop_max_ms"]} for r in rs
+                             if "noop_max_ms" in r], "x")
+                meds[(name, size, "noop_max_ms")] = m
+                s = "%s / %s" % (p.split(" ")[0], x.split(" ")[0]) \
+                    if p != "-" else "-"
+                errs = [r["noop_error"] for r in rs if "noop_error" in r]
+                if errs:
+                    s += " (probe: %s)" % errs[0][:60]
                 row.append(s)
-            print("| " + " | ".join(row) + " |")
+                continue
+            if key == "noop_phases":
+                v = []
+                for ph in ("select", "meta", "logout"):
+                    x, m = cell(rs, "noop_%s_max_ms" % ph)
+                    meds[(name, size, "noop_%s_max_ms" % ph)] = m
+                    v.append(x.split(" ")[0])
+                row.append(" / ".join(v))
+                continue
+            if key == "verify":
+                v = [verdict(r) for r in rs]
+                row.append("; ".join(sorted(set(v))))
+                continue
+            s, m = cell(rs, key, scale)
+            meds[(name, size, key)] = m
+            row.append(s)
+        print("| " + " | ".join(row) + " |")
     print()
     print("SELECT cold: first open of a fresh copy (yubind: daemon just "
           "started; Dovecot: index deleted).  LOGOUT s: the 1st session's "
@@ -1519,35 +1074,31 @@ def report(a, runs, skipped):
     if trees:
         print("yubind tree: %s" % ", ".join(trees))
     print()
-    for size in a.sizes:
-        for name in a.servers:
-            rs = [r for r in runs if r["server"] == name and r["size"] == size]
-            if not rs:
-                continue
-            line = "%s %s: RSS after LOGIN %s MB, after SELECT %s MB, after " \
-                "meta FETCH %s MB (%s B/msg)" % (
-                    name, size, cell(rs, "login_rss_kb", 1 / 1024.0)[0],
-                    cell(rs, "select_rss_kb", 1 / 1024.0)[0],
-                    cell(rs, "meta_rss_kb", 1 / 1024.0)[0],
-                    cell(rs, "meta_b_per_msg")[0])
-            if name == "yubind":
-                line += "; RssAnon B/msg after SELECT %s, after meta %s; " \
-                    "idle daemon RSS %s MB; server CPU/run %s s" % (
-                        cell(rs, "select_anon_b_per_msg")[0],
-                        cell(rs, "meta_anon_b_per_msg")[0],
-                        cell(rs, "idle_rss_kb", 1 / 1024.0)[0],
-                        cell(rs, "server_cpu_s")[0])
-            line += "; client CPU in the body FETCH %s %%" % cell(
-                rs, "body_client_cpu_pct")[0]
-            line += "; LOGOUT tagged OK %s s, 2nd SELECT %s s, 2nd LOGOUT " \
-                "%s s; mbox %s -> %s B; client CPU %s %%" % (
-                    cell(rs, "logout_s")[0], cell(rs, "select_2nd_s")[0],
-                    cell(rs, "logout_2nd_s")[0], rs[-1].get("mbox_bytes_start"),
-                    rs[-1].get("mbox_bytes_end"), cell(rs, "client_cpu_pct")[0])
-            fl = rs[-1].get("meta_cold_flags")
-            if fl:
-                line += "; cold FLAGS seen %s" % json.dumps(fl)
-            print(line)
+    for size, name, rs in groups(a, runs):
+        line = "%s %s: RSS after LOGIN %s MB, after SELECT %s MB, after " \
+            "meta FETCH %s MB (%s B/msg)" % (
+                name, size, cell(rs, "login_rss_kb", 1 / 1024.0)[0],
+                cell(rs, "select_rss_kb", 1 / 1024.0)[0],
+                cell(rs, "meta_rss_kb", 1 / 1024.0)[0],
+                cell(rs, "meta_b_per_msg")[0])
+        if name == "yubind":
+            line += "; RssAnon B/msg after SELECT %s, after meta %s; " \
+                "idle daemon RSS %s MB; server CPU/run %s s" % (
+                    cell(rs, "select_anon_b_per_msg")[0],
+                    cell(rs, "meta_anon_b_per_msg")[0],
+                    cell(rs, "idle_rss_kb", 1 / 1024.0)[0],
+                    cell(rs, "server_cpu_s")[0])
+        line += "; client CPU in the body FETCH %s %%" % cell(
+            rs, "body_client_cpu_pct")[0]
+        line += "; LOGOUT tagged OK %s s, 2nd SELECT %s s, 2nd LOGOUT " \
+            "%s s; mbox %s -> %s B; client CPU %s %%" % (
+                cell(rs, "logout_s")[0], cell(rs, "select_2nd_s")[0],
+                cell(rs, "logout_2nd_s")[0], rs[-1].get("mbox_bytes_start"),
+                rs[-1].get("mbox_bytes_end"), cell(rs, "client_cpu_pct")[0])
+        fl = rs[-1].get("meta_cold_flags")
+        if fl:
+            line += "; cold FLAGS seen %s" % json.dumps(fl)
+        print(line)
     print()
     for r in runs:
         v = verdict(r)
@@ -1560,26 +1111,18 @@ def report(a, runs, skipped):
                 r["server"], r["size"], r["rep"], v,
                 (" -- " + " | ".join(firsts)) if firsts else "",
                 (" -- " + " | ".join(fails)) if fails else ""))
-    for size in a.sizes:
-        for name in a.servers:
-            rs = [r for r in runs if r["server"] == name and r["size"] == size]
-            if rs and "body_text_checked" in rs[0]:
-                print("verify %s %s: %s (sizes of all %d, BODY[] text of %d, "
-                      "ENVELOPE of %s per run)" % (
-                          name, size, "OK" if all(verdict(r).startswith("ok")
-                                                  for r in rs)
-                          else "FAILED", SIZES[size][0],
-                          rs[0]["body_text_checked"],
-                          rs[0].get("meta_cold_env_checked", "-")))
+    for size, name, rs in groups(a, runs):
+        if "body_text_checked" in rs[0]:
+            print("verify %s %s: %s (sizes of all %d, BODY[] text of %d, "
+                  "ENVELOPE of %s per run)" % (
+                      name, size, "OK" if all(verdict(r).startswith("ok")
+                                              for r in rs)
+                      else "FAILED", SIZES[size][0],
+                      rs[0]["body_text_checked"],
+                      rs[0].get("meta_cold_env_checked", "-")))
     for name, why in skipped:
         print("skipped %s: %s" % (name, why))
     print()
-
-    def ref(peer, size, key):
-        m = meds.get((peer, size, key))
-        if m is not None:
-            return m, "this run"
-        return BASELINE.get((peer, size), {}).get(key), "BASELINE.md"
 
     for size in a.sizes:
         y = lambda k: meds.get(("yubind", size, k))  # noqa: E731
@@ -1589,7 +1132,7 @@ def report(a, runs, skipped):
                            lambda v: v < 0.5))
             checks.append(("metadata FETCH (cold) < 2 s", y("meta_cold_s"),
                            lambda v: v < 2))
-        p, src = ref("dovecot", size, "select_warm_s")
+        p, src = reference(meds, BASELINE, "dovecot", size, "select_warm_s")
         if p is not None:
             checks.append(("warm SELECT <= Dovecot's %s s (%s)" % (fmt(p), src),
                            y("select_warm_s"), lambda v, p=p: v <= p))
@@ -1611,12 +1154,11 @@ def report(a, runs, skipped):
 # ------------------------------------------------------------ main
 
 def main():
-    global OUT
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", default="10k,100k")
-    ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--servers", default="yubind,dovecot,mailutils")
+    benchlib.mailbox_args(ap, "yubind,dovecot,mailutils", "IMAP_WORK",
+                          "/tmp/yubin-imapbench",
+                          "; the POP3 bench's are used if there")
     ap.add_argument("--sample", type=int, default=300,
                     help="messages whose text and ENVELOPE are compared "
                     "(plus first, last and those with >From lines)")
@@ -1624,102 +1166,24 @@ def main():
                     help="pause between the probe connection's NOOPs")
     ap.add_argument("--stall", type=float, default=60.0,
                     help="seconds without data = the step failed")
-    ap.add_argument("--yubind", default=os.environ.get("YUBIND"))
-    ap.add_argument("--work", default=os.environ.get(
-        "IMAP_WORK", "/tmp/yubin-imapbench"))
-    ap.add_argument("--data", default=None,
-                    help="generated mboxes (default WORK/data; kept; the "
-                    "POP3 bench's are used if there)")
-    ap.add_argument("--kit", default=None,
-                    help="shared bench kit (mkmbox.py; default PEERS/..)")
-    ap.add_argument("--peers", default=os.environ.get(
-        "PEERS", os.path.join(HERE, "..", "..", "shared", "bench", "peers")))
-    ap.add_argument("--setup-peers", action="store_true")
-    ap.add_argument("--json", default=None)
-    ap.add_argument("--report", nargs="+", metavar="JSONL",
-                    help="only print the table from earlier --json files")
-    ap.add_argument("--keep", action="store_true",
-                    help="keep the yubind sandboxes (and daemons running)")
     a = ap.parse_args()
     if a.report:
-        runs = []
-        for fn in a.report:
-            with open(fn) as f:
-                runs.extend(r for r in map(json.loads, f)
-                            if r.get("tool") == "yubin-bench-imap" and
-                            "failed" not in r)
-        a.sizes = [s for s in SIZES if any(r["size"] == s for r in runs)]
-        a.servers = [s for s in ("yubind", "dovecot", "mailutils")
-                     if any(r["server"] == s for r in runs)]
-        a.reps = max(r["rep"] for r in runs)
+        runs = benchlib.load_report(a, "yubin-bench-imap",
+                                    ("yubind", "dovecot", "mailutils"))
         report(a, runs, [])
         return
-    a.sizes = [s for s in a.sizes.split(",") if s]
-    for s in a.sizes:
-        if s not in SIZES:
-            sys.exit("imap.py: unknown size %s (10k, 100k)" % s)
-    a.servers = [s for s in a.servers.split(",") if s]
-    a.peers = os.path.abspath(a.peers)
-    a.kit = a.kit or os.path.dirname(a.peers)
-    a.data = a.data or os.path.join(a.work, "data")
-    if a.yubind:
-        a.yubind = os.path.abspath(a.yubind)
-    if a.json:
-        OUT = open(a.json, "a")
-    os.makedirs(a.work, exist_ok=True)
-    os.chmod(a.work, 0o755)
+    benchlib.mailbox_setup(a, "imap.py")
     if a.setup_peers:
         setup_peers(a)
-    cls = {"yubind": Yubind, "dovecot": Dovecot, "mailutils": Mailutils}
-    servers, skipped = [], []
-    for name in a.servers:
-        if name not in cls:
-            sys.exit("imap.py: unknown server %s" % name)
-        srv = cls[name](a)
-        why = srv.problem()
-        if why:
-            note("%s skipped: %s" % (name, why))
-            skipped.append((name, why))
-            continue
-        servers.append(srv)
-    if "yubind" in a.servers and (not servers or servers[0].name != "yubind"):
-        sys.exit("imap.py: yubind cannot run: %s" % dict(skipped).get("yubind"))
-    if not servers:
-        sys.exit("imap.py: no server can run")
-    note("servers: %s" % ", ".join(s.version() for s in servers))
-    runs = []
-    try:
-        for size in a.sizes:
-            src = make_data(a, size)
-            t0 = time.monotonic()
-            pristine = Pristine(src, a.sample)
-            note("%s: %d messages, %d B (%d B in CRLF form); %d messages to "
-                 "compare (%d with >From) [%.1f s]" % (
-                     size, pristine.n, os.path.getsize(src), pristine.total,
-                     len(pristine.expect), pristine.special,
-                     time.monotonic() - t0))
-            for rep in range(a.reps):
-                order = servers[rep % len(servers):] + servers[:rep % len(servers)]
-                for srv in order:
-                    if getattr(srv, "broken", 0):
-                        continue
-                    try:
-                        r = one_run(a, srv, size, src, pristine, rep + 1)
-                    except (RuntimeError, OSError, ValueError, IndexError) as e:
-                        note("%s %s rep %d failed: %s" % (srv.name, size,
-                                                          rep + 1, e))
-                        if srv.name != "yubind" and "start" in str(e):
-                            srv.broken = 1
-                            skipped.append((srv.name, str(e)[:300]))
-                        emit(dict(tool="yubin-bench-imap", server=srv.name,
-                                  size=size, rep=rep + 1, failed=str(e)))
-                        continue
-                    emit(r)
-                    runs.append(r)
-            del pristine
-    finally:
-        for s in servers:
-            s.stop()
+    servers, skipped = benchlib.start_servers(a, {
+        "yubind": Yubind, "dovecot": lambda a: Dovecot(a, "imap"),
+        "mailutils": Mailutils}, "imap.py")
+
+    # the POP3 bench's cached mboxes (same generator, same seeds) will do
+    pop3_data = os.path.join(os.environ.get(
+        "POP3_WORK", "/tmp/yubin-pop3bench"), "data")
+    runs = benchlib.run_all(a, servers, skipped, "yubin-bench-imap",
+                            Pristine, one_run, [pop3_data])
     if runs:
         report(a, runs, skipped)
 

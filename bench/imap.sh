@@ -20,33 +20,13 @@
 # or --servers yubind,dovecot.  IMAP_BENCH=0 skips it under make bench.
 
 here=`dirname "$0"`
-if test "${IMAP_BENCH:-1}" = 0; then
-	echo "bench/imap.sh: skipped (IMAP_BENCH=0)"
-	exit 0
-fi
-if test -z "$YUBIND"; then
-	for y in ./yubind ../yubind "$here/../yubind"; do
-		if test -x "$y"; then
-			YUBIND=`cd \`dirname "$y"\` && pwd`/yubind
-			break
-		fi
-	done
-fi
-if test -z "$YUBIND" || test ! -x "$YUBIND"; then
-	echo "bench/imap.sh: no yubind (build it, or set YUBIND)" >&2
-	exit 1
-fi
-export YUBIND
-PYTHON=${PYTHON:-python3}
-if ! command -v "$PYTHON" >/dev/null 2>&1; then
-	echo "bench/imap.sh: $PYTHON not found" >&2
-	exit 1
-fi
-if test -z "$PEERS"; then
-	top=`cd "$here/.." && pwd`
-	PEERS=$top/../shared/bench/peers
-	export PEERS
-fi
+. "$here/common.sh"
+bench_skip IMAP_BENCH
+bench_need
+bench_peers
+
+# the commit measured goes into the report (+changes: with edits not
+# committed yet), so that figures can be told apart later
 tree=`cd "$here/.." && git rev-parse --short HEAD 2>/dev/null`
 if test -n "$tree" && test -n "`cd \"$here/..\" && git status --porcelain --untracked-files=no 2>/dev/null`"; then
 	tree="$tree+changes"

@@ -17,33 +17,10 @@
 # POP3_BENCH=0 skips it under make bench.
 
 here=`dirname "$0"`
-if test "${POP3_BENCH:-1}" = 0; then
-	echo "bench/pop3.sh: skipped (POP3_BENCH=0)"
-	exit 0
-fi
-if test -z "$YUBIND"; then
-	for y in ./yubind ../yubind "$here/../yubind"; do
-		if test -x "$y"; then
-			YUBIND=`cd \`dirname "$y"\` && pwd`/yubind
-			break
-		fi
-	done
-fi
-if test -z "$YUBIND" || test ! -x "$YUBIND"; then
-	echo "bench/pop3.sh: no yubind (build it, or set YUBIND)" >&2
-	exit 1
-fi
-export YUBIND
-PYTHON=${PYTHON:-python3}
-if ! command -v "$PYTHON" >/dev/null 2>&1; then
-	echo "bench/pop3.sh: $PYTHON not found" >&2
-	exit 1
-fi
-if test -z "$PEERS"; then
-	top=`cd "$here/.." && pwd`
-	PEERS=$top/../shared/bench/peers
-	export PEERS
-fi
+. "$here/common.sh"
+bench_skip POP3_BENCH
+bench_need
+bench_peers
 
 echo "== POP3 download of big mboxes: $YUBIND (peer kit: $PEERS)"
 exec "$PYTHON" "$here/pop3.py" "$@"

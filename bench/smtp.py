@@ -50,9 +50,7 @@ Needs YUBIND (or --yubind); not part of make check.
 """
 
 import argparse
-import errno
 import grp
-import json
 import os
 import pwd
 import re
@@ -66,34 +64,16 @@ import sys
 import tempfile
 import time
 
+import benchlib
+from benchlib import (emit, free_port, json_to, loadavg, med, note, pct,
+                      proc_list, proc_status, set_conf, wait_greeting)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # Postfix 3.7 on this kind of machine (../shared/bench/BASELINE.md, SMTP
 # table, median of 3): accept msg/s and delivered msg/s by concurrency.
 BASELINE_POSTFIX = {1: (429, 424), 10: (698, 496), 50: (553, 345)}
 TARGET_FACTOR = 2.0
-
-OUT = None      # --json file
-
-
-def emit(obj):
-    line = json.dumps(obj, sort_keys=False)
-    print(line, flush=True)
-    if OUT is not None:
-        OUT.write(line + "\n")
-        OUT.flush()
-
-
-def note(msg):
-    print("# " + msg, flush=True)
-
-
-def loadavg():
-    try:
-        with open("/proc/loadavg") as f:
-            return [float(x) for x in f.read().split()[:3]]
-    except (OSError, ValueError):
-        return None
 
 
 # ------------------------------------------------------------ messages
@@ -352,34 +332,6 @@ def verify(path, msgs, ok_seqs):
             "mbox_bytes": len(data)}
 
 
-def proc_status(pid, key):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for ln in f:
-                if ln.startswith(key + ":"):
-                    return int(ln.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def proc_cpu(pid):
-    """utime+stime of pid (s), children not included."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            w = f.read().rsplit(")", 1)[1].split()
-        return (int(w[11]) + int(w[12])) / float(os.sysconf("SC_CLK_TCK"))
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def pct(xs, p):
-    if not xs:
-        return None
-    xs = sorted(xs)
-    return round(1000.0 * xs[min(len(xs) - 1, int(p / 100.0 * len(xs)))], 3)
-
-
 PERF_EVENTS = ("syscalls:sys_enter_fsync", "syscalls:sys_enter_fdatasync",
                "raw_syscalls:sys_enter")
 
@@ -482,107 +434,26 @@ def measure(server, host, port, mbox, a, conc, label, pid=None):
 
 # ------------------------------------------------------------ servers
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def wait_port(port, timeout, proc_alive=None):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            s = socket.create_connection(("127.0.0.1", port), timeout=2)
-            s.settimeout(5)
-            ln = s.recv(512)
-            s.sendall(b"QUIT\r\n")
-            s.close()
-            if ln.startswith(b"220"):
-                return True
-        except OSError:
-            pass
-        if proc_alive is not None and not proc_alive():
-            return False
-        time.sleep(0.1)
-    return False
-
-
-class Yubind:
-    name = "yubind"
+class Yubind(benchlib.Yubind):
+    """A fresh daemon for every run: user bench's mbox, as many
+    connections from 127.0.0.1 as the benchmark opens."""
 
     def __init__(self, binary, work, log_level=None, extra=()):
-        self.binary, self.work, self.log_level = binary, work, log_level
-        self.extra = list(extra)
+        benchlib.Yubind.__init__(self, binary, work)
+        self.log_level, self.extra = log_level, list(extra)
         self.user, self.rcpt = "bench", "bench@localhost"
-        self.proc = None
-        self.nrun = 0
 
     def start(self):
-        self.nrun += 1
-        d = os.path.join(self.work, "yubind.%d" % self.nrun)
-        os.makedirs(os.path.join(d, "etc"))
-        conf = ["# written by bench/smtp.py",
-                "smtp_listen 127.0.0.1:0", "submission_listen",
-                "pop3_listen", "imap_listen", "max_connections_per_ip 200"]
+        d = self.sandbox()
+        conf = ["max_connections_per_ip 200"]
         if self.log_level:
             conf.append("log_level %s" % self.log_level)
-        conf.extend(self.extra)
-        with open(os.path.join(d, "etc", "yubin.conf"), "w") as f:
-            f.write("\n".join(conf) + "\n")
-        pw = os.path.join(d, "etc", "yubin.passwd")
-        fd = os.open(pw, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write("%s:secret\n" % self.user)
-        self.dir = d
-        self.errf = open(os.path.join(d, "yubind.stderr"), "wb")
-        self.proc = subprocess.Popen([self.binary, "-S", d],
-                                     stdin=subprocess.DEVNULL,
-                                     stdout=self.errf, stderr=self.errf,
-                                     close_fds=True)
-        self.pid = self.proc.pid
-        ports = os.path.join(d, "run", "ports")
-        end = time.monotonic() + 10
-        self.port = None
-        while time.monotonic() < end and self.port is None:
-            if self.proc.poll() is not None:
-                break
-            try:
-                with open(ports) as f:
-                    for ln in f:
-                        w = ln.split()
-                        if len(w) == 3 and w[0] == "smtp":
-                            self.port = int(w[2])
-            except OSError:
-                pass
-            if self.port is None:
-                time.sleep(0.02)
-        if self.port is None:
-            self.stop()
-            with open(os.path.join(d, "yubind.stderr"), "rb") as f:
-                tail = f.read()[-2000:].decode("utf-8", "replace")
-            raise RuntimeError("yubind did not start (no smtp line in "
-                               "run/ports):\n" + tail)
+        self.launch("smtp", conf + self.extra, {self.user: "secret"})
         self.mbox = os.path.join(d, "mail", self.user)
         return self
 
-    def cpu(self):
-        return proc_cpu(self.pid)
-
     def rss_peak(self):
         return proc_status(self.pid, "VmHWM")
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.proc = None
-        self.errf.close()
 
     def cleanup(self):
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -677,11 +548,7 @@ class Postfix:
                  "maillog_file_prefixes": d,
                  "mail_spool_directory": os.path.join(d, "mail")}
         with open(os.path.join(kit, "main.cf")) as f:
-            main = f.read()
-        for k, v in subst.items():
-            main, n = re.subn(r"(?m)^%s\s*=.*$" % k, "%s = %s" % (k, v), main)
-            if n == 0:
-                main += "%s = %s\n" % (k, v)
+            main = set_conf(f.read(), subst)
         for k in ("command_directory", "daemon_directory", "meta_directory",
                   "shlib_directory"):
             main = re.sub(r"(?m)^(%s\s*=\s*)/tmp/peerbench/pfroot" % k,
@@ -707,7 +574,7 @@ class Postfix:
                     self.master = int(f.read().strip())
             except (OSError, ValueError):
                 time.sleep(0.1)
-        if self.master is None or not wait_port(self.port, 15):
+        if self.master is None or not wait_greeting(self.port, 15, "smtp"):
             log = ""
             try:
                 with open(os.path.join(d, "maillog")) as f:
@@ -727,18 +594,8 @@ class Postfix:
 
     def pids(self):
         """master and its children."""
-        out = [self.master]
-        for p in os.listdir("/proc"):
-            if not p.isdigit():
-                continue
-            try:
-                with open("/proc/%s/stat" % p) as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            if ppid == self.master:
-                out.append(int(p))
-        return out
+        return [self.master] + [p[0] for p in proc_list()
+                                if p[1] == self.master]
 
     def cpu(self):
         # only live processes; smtpd/cleanup/local exit when idle, so this
@@ -862,15 +719,9 @@ def parse_strace_y(path, mbox):
 
 # ------------------------------------------------------------ report
 
-def med(xs):
-    xs = sorted(x for x in xs if x is not None)
-    if not xs:
-        return None
-    k = len(xs)
-    return xs[k // 2] if k % 2 else (xs[k // 2 - 1] + xs[k // 2]) / 2.0
-
-
 def fmt(x):
+    """Three significant figures below 10: not benchlib.fmt (two decimals
+    there), so that the SMTP table reads as in the reports before it."""
     if x is None:
         return "-"
     if abs(x) >= 100:
@@ -888,7 +739,6 @@ def spread(xs):
 
 
 def main():
-    global OUT
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-n", type=int, default=5000)
@@ -900,7 +750,7 @@ def main():
                     choices=["auto", "off", "require"])
     ap.add_argument("--setup-postfix", action="store_true")
     ap.add_argument("--peers", default=os.environ.get(
-        "PEERS", os.path.join(HERE, "..", "..", "shared", "bench", "peers")))
+        "PEERS", benchlib.PEERS_DEFAULT))
     ap.add_argument("--pfroot", default=os.environ.get(
         "PFROOT", "/tmp/peerbench/pfroot"))
     ap.add_argument("--pf-user", default="bench4")
@@ -929,7 +779,7 @@ def main():
     a.yubind = os.path.abspath(a.yubind)
     a.peers = os.path.abspath(a.peers)
     if a.json:
-        OUT = open(a.json, "a")
+        json_to(a.json)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < 4096 and hard > soft:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))

@@ -15,33 +15,10 @@
 # SMTP_BENCH=0 skips it under make bench.
 
 here=`dirname "$0"`
-if test "${SMTP_BENCH:-1}" = 0; then
-	echo "bench/smtp.sh: skipped (SMTP_BENCH=0)"
-	exit 0
-fi
-if test -z "$YUBIND"; then
-	for y in ./yubind ../yubind "$here/../yubind"; do
-		if test -x "$y"; then
-			YUBIND=`cd \`dirname "$y"\` && pwd`/yubind
-			break
-		fi
-	done
-fi
-if test -z "$YUBIND" || test ! -x "$YUBIND"; then
-	echo "bench/smtp.sh: no yubind (build it, or set YUBIND)" >&2
-	exit 1
-fi
-export YUBIND
-PYTHON=${PYTHON:-python3}
-if ! command -v "$PYTHON" >/dev/null 2>&1; then
-	echo "bench/smtp.sh: $PYTHON not found" >&2
-	exit 1
-fi
-if test -z "$PEERS"; then
-	top=`cd "$here/.." && pwd`
-	PEERS=$top/../shared/bench/peers
-	export PEERS
-fi
+. "$here/common.sh"
+bench_skip SMTP_BENCH
+bench_need
+bench_peers
 
 echo "== SMTP delivery into mbox: $YUBIND (Postfix kit: $PEERS)"
 exec "$PYTHON" "$here/smtp.py" "$@"

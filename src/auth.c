@@ -418,6 +418,18 @@ auth_challenge(char *out, size_t len)
 	return 0;
 }
 
+int
+sasl_mech(const char *name, int plaintext_ok)
+{
+	if (ascii_casecmp(name, "CRAM-MD5") == 0)
+		return MECH_CRAM;
+	if (ascii_casecmp(name, "PLAIN") == 0 && plaintext_ok)
+		return MECH_PLAIN;
+	if (ascii_casecmp(name, "LOGIN") == 0 && plaintext_ok)
+		return MECH_LOGIN;
+	return 0;
+}
+
 /* CRAM-MD5's first step (RFC 2195 2): a challenge and its base64 form. */
 int
 sasl_cram_challenge(char *challenge, size_t clen, char *b64, size_t blen)

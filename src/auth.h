@@ -43,6 +43,13 @@ int sasl_cram_response(const char *b64, char *user, size_t ulen,
     char *digest, size_t dlen);
 /* Decode one base64 SASL string (LOGIN's user and password). */
 int sasl_decode(const char *b64, char *out, size_t outlen);
+/* SASL mechanisms the three protocols offer. */
+#define MECH_PLAIN	1	/* RFC 4616 */
+#define MECH_LOGIN	2	/* draft-murchison-sasl-login */
+#define MECH_CRAM	3	/* RFC 2195 */
+/* name (any case) as a MECH_*, or 0 if unknown or not offered here:
+ * PLAIN and LOGIN only where plaintext secrets may travel. */
+int sasl_mech(const char *name, int plaintext_ok);
 /* A challenge "<pid.time.n@host>" for CRAM-MD5 (and APOP). */
 int auth_challenge(char *out, size_t len);
 /* A CRAM-MD5 challenge and its base64 form, to send after "+ ". */

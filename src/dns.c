@@ -41,6 +41,7 @@
 #include "dnswire.h"
 #include "ev.h"
 #include "log.h"
+#include "net.h"
 #include "md5.h"
 #include "util.h"
 
@@ -53,14 +54,6 @@
 #define DNS_UDP_BUF	4096
 /* Datagrams read per readiness: junk cannot keep the loop here. */
 #define DNS_READS	8
-
-union sockaddr_any {
-	struct sockaddr		sa;
-	struct sockaddr_in	in;
-#ifdef HAVE_IPV6
-	struct sockaddr_in6	in6;
-#endif
-};
 
 struct dns_server {
 	union sockaddr_any	sa;

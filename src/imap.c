@@ -102,9 +102,6 @@ static const struct imap_cmd imap_cmds[] = {
 	{ "MOVE", IMAP_SELECTED, 1, cmd_move }
 };
 
-#define MECH_PLAIN	1
-#define MECH_LOGIN	2
-#define MECH_CRAM	3
 
 /* --- replies --- */
 
@@ -657,13 +654,7 @@ cmd_authenticate(struct imap_sess *s, struct imap_tok *t)
 		bad_args(s, t);
 		return;
 	}
-	if (ascii_casecmp(mech, "CRAM-MD5") == 0)
-		s->mech = MECH_CRAM;
-	else if (ascii_casecmp(mech, "PLAIN") == 0 && plaintext_ok(s))
-		s->mech = MECH_PLAIN;
-	else if (ascii_casecmp(mech, "LOGIN") == 0 && plaintext_ok(s))
-		s->mech = MECH_LOGIN;
-	else {
+	if ((s->mech = sasl_mech(mech, plaintext_ok(s))) == 0) {
 		imap_no(s, "Unsupported authentication mechanism");
 		return;
 	}

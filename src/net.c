@@ -56,14 +56,6 @@ static struct ev_timer accept_pause;
 
 static void net_accept(int fd, int what, void *arg);
 
-union sockaddr_any {
-	struct sockaddr		sa;
-	struct sockaddr_in	in;
-#ifdef HAVE_IPV6
-	struct sockaddr_in6	in6;
-#endif
-};
-
 static unsigned
 iphash_key(int family, const unsigned char *addr)
 {

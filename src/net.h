@@ -6,9 +6,22 @@
 #ifndef YUBIN_NET_H
 #define YUBIN_NET_H
 
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
 #include "conf.h"
 
 struct conn;
+
+/* Room for any socket address we use (net.c, dns.c). */
+union sockaddr_any {
+	struct sockaddr		sa;
+	struct sockaddr_in	in;
+#ifdef HAVE_IPV6
+	struct sockaddr_in6	in6;
+#endif
+};
 
 /*
  * Open the listeners cf asks for and close those it no longer names

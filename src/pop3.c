@@ -312,9 +312,6 @@ pop3_apop(struct pop3_sess *s, char *arg)
 
 /* --- AUTH (RFC 5034) --- */
 
-#define MECH_PLAIN	1
-#define MECH_LOGIN	2
-#define MECH_CRAM	3
 
 static void
 sasl_step(struct pop3_sess *s, const char *resp)
@@ -380,13 +377,7 @@ pop3_auth(struct pop3_sess *s, char *arg)
 	}
 	if (ir != NULL)
 		*ir++ = '\0';
-	if (ascii_casecmp(arg, "CRAM-MD5") == 0)
-		s->mech = MECH_CRAM;
-	else if (ascii_casecmp(arg, "PLAIN") == 0 && plaintext_ok(s))
-		s->mech = MECH_PLAIN;
-	else if (ascii_casecmp(arg, "LOGIN") == 0 && plaintext_ok(s))
-		s->mech = MECH_LOGIN;
-	else {
+	if ((s->mech = sasl_mech(arg, plaintext_ok(s))) == 0) {
 		err(s, "Unsupported authentication mechanism");
 		return;
 	}

@@ -501,7 +501,10 @@ send_bounce(struct qentry *e)
 		dr[n].orcpt = r->orig[0] != '\0' ? r->orig : NULL;
 		dr[n].final = r->target;
 		dr[n].action = DSN_FAILED;
-		status_of(r->why, 1, st[n], sizeof(st[n]));
+		/* a failed copy's class is 5, but for expiry RFC 3463's
+		 * 4.4.7 is what Postfix and sendmail report too */
+		status_of(r->why, strncmp(r->why, "4.4.7", 5) != 0, st[n],
+		    sizeof(st[n]));
 		dr[n].status = st[n];
 		dr[n].remote_mta = r->mta[0] != '\0' ? r->mta : NULL;
 		dr[n].diag = r->why;
@@ -684,8 +687,9 @@ expire(struct qentry *e)
 		    "%s", e->r[i].why[0] != '\0' ? "; last error: " : "",
 		    e->r[i].why);
 		bounce_rcpt(&e->r[i], why);
-		log_notice("%s: to=<%s>, status=bounced (%s)", e->m->id,
-		    e->r[i].orig, why);
+		log_notice("%s: to=<%s>, relay=none, delay=%ld, status=bounced "
+		    "(%s)", e->m->id, e->r[i].orig,
+		    (long)time(NULL) - (long)e->m->arrival, why);
 	}
 }
 
@@ -751,12 +755,17 @@ start_remote(struct qentry *e, long now)
 		if (eightbit < 0) {
 			loops = count_received(&e->m->data);
 			if (loops > SMTP_HOPS_MAX) {
-				for (j = i; j < e->nr; j++)
-					if (e->r[j].state == QS_PENDING &&
-					    e->r[j].type == QR_REMOTE)
-						bounce_rcpt(&e->r[j], "5.4.6 mail "
-						    "loop: too many Received: "
-						    "headers");
+				for (j = i; j < e->nr; j++) {
+					if (e->r[j].state != QS_PENDING ||
+					    e->r[j].type != QR_REMOTE)
+						continue;
+					bounce_rcpt(&e->r[j], "5.4.6 mail "
+					    "loop: too many Received: headers");
+					log_notice("%s: to=<%s>, relay=none, "
+					    "delay=%ld, status=bounced (%s)",
+					    e->m->id, e->r[j].orig, now -
+					    (long)e->m->arrival, e->r[j].why);
+				}
 				return;
 			}
 			eightbit = has_8bit(&e->m->data);

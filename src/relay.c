@@ -69,6 +69,7 @@ struct relay_req {
 	char			where[300];	/* host[ip]:port of the try */
 	char			lasterr[512];
 	int			waiting;
+	int			fixed;		/* route or relayhost */
 	int			started;
 	int			finished;
 	struct ev_timer		kick;
@@ -347,8 +348,10 @@ addrs_found(void *arg, int status, const struct dns_addr *a, int n)
 		(void)snprintf(req->lasterr, sizeof(req->lasterr), "%s "
 		    "%s", host, status == DNS_TEMP ? "4.4.3 lookup failed, "
 		    "will retry" : "has no address");
-		/* the domain itself without MX and without address: bounce */
-		if (req->nhosts == 1 && status != DNS_TEMP) {
+		/* the domain itself without MX and without address: bounce
+		 * (a route or relayhost without one is our configuration's
+		 * fault, not the sender's: that waits) */
+		if (req->nhosts == 1 && status != DNS_TEMP && !req->fixed) {
 			all_final(req, RELAY_PERM, "5.1.2 host or domain "
 			    "name not found");
 			return;
@@ -411,6 +414,7 @@ static void
 mx_found(void *arg, int status, const struct dns_mx *mx, int n)
 {
 	struct relay_req *req = arg;
+	long ours;
 	int i;
 
 	req->q = NULL;
@@ -431,12 +435,17 @@ mx_found(void *arg, int status, const struct dns_mx *mx, int n)
 		    "(null MX)");
 		return;
 	}
+	/* RFC 5321 5.1: if we are one of the MX hosts, that one and all
+	 * of equal or worse preference are dropped (we would send the
+	 * mail to ourselves, or loop between equals) */
+	for (i = 0, ours = -1; status == DNS_OK && i < n; i++)
+		if (ascii_casecmp(mx[i].host, config->hostname) == 0 &&
+		    (ours < 0 || (long)mx[i].pref < ours))
+			ours = (long)mx[i].pref;
 	for (i = 0; status == DNS_OK && i < n &&
 	    req->nhosts < RELAY_HOSTS_MAX; i++) {
-		/* RFC 5321 5.1: MX hosts at or after ourselves are not
-		 * tried (we would send the mail to ourselves) */
-		if (ascii_casecmp(mx[i].host, config->hostname) == 0)
-			break;
+		if (ours >= 0 && (long)mx[i].pref >= ours)
+			continue;
 		strlcpy(req->hosts[req->nhosts].name, mx[i].host,
 		    sizeof(req->hosts[0].name));
 		req->hosts[req->nhosts++].port =
@@ -555,6 +564,7 @@ begin(struct relay_req *req)
 	    parse_hostport(config->relayhost, &req->hosts[0]) == 0)
 		req->nhosts = 1;
 	if (req->nhosts == 1) {
+		req->fixed = 1;
 		next_host(req);
 		return;
 	}

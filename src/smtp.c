@@ -61,9 +61,6 @@ enum smtp_state {
 #define AUTH_FAILS_MAX	3	/* then the connection is closed */
 
 /* SASL mechanisms (RFC 4954 4) */
-#define MECH_PLAIN	1
-#define MECH_LOGIN	2
-#define MECH_CRAM	3
 
 struct smtp_sess {
 	struct conn		*c;
@@ -663,13 +660,7 @@ smtp_auth(struct smtp_sess *s, char *arg)
 		error(s, "501 5.5.4 Syntax: AUTH mechanism [initial-response]");
 		return;
 	}
-	if (ascii_casecmp(arg, "CRAM-MD5") == 0)
-		s->mech = MECH_CRAM;
-	else if (ascii_casecmp(arg, "PLAIN") == 0 && plaintext_ok(s))
-		s->mech = MECH_PLAIN;
-	else if (ascii_casecmp(arg, "LOGIN") == 0 && plaintext_ok(s))
-		s->mech = MECH_LOGIN;
-	else {
+	if ((s->mech = sasl_mech(arg, plaintext_ok(s))) == 0) {
 		/* RFC 4954 4 and 6: also for what is not offered here */
 		error(s, "504 5.5.4 Unrecognized authentication type");
 		return;
