@@ -25,6 +25,7 @@
 #include "net.h"
 #include "pickup.h"
 #include "proto.h"
+#include "relay.h"
 #include "sendmail.h"
 #include "queue.h"
 #include "resolve.h"
@@ -133,13 +134,15 @@ drain_check(void *arg)
 	(void)arg;
 	if (drain_since == 0)
 		drain_since = now_ms();
-	if (conn_count == 0 && mailbox_busy() == 0) {
+	/* (a relay cut short would send its mail again at the next
+	 * start: the remote host may already have it) */
+	if (conn_count == 0 && mailbox_busy() == 0 && relay_active() == 0) {
 		ev_break();
 		return;
 	}
 	if (conn_count == 0 && now_ms() - drain_since >= SHUTDOWN_MAILBOX_MS) {
-		warn("stopping with %d mailbox writes unfinished (recovered "
-		    "at the next open)", mailbox_busy());
+		warn("stopping with %d mailbox writes and %d relay connections "
+		    "unfinished", mailbox_busy(), relay_active());
 		ev_break();
 		return;
 	}
