@@ -95,6 +95,8 @@ relay_active(void)
 	return active;
 }
 
+static void slot_give(const char *host);
+
 static struct slot *
 slot_find(const char *host, int make)
 {
@@ -227,8 +229,9 @@ smtp_done(void *arg, int conn_ok, const char *why)
 	struct relay_req *req = arg;
 	int k, i;
 
+	/* (its slot is given back when the client is gone, after QUIT:
+	 * smtpc_closed_hook) */
 	req->c = NULL;
-	slot_give(req->hosts[req->hi].name);
 	for (k = 0; k < req->job.nrcpts; k++) {
 		i = req->map[k];
 		if (req->sr[k].status == SMTPC_TEMP && !conn_ok)
@@ -351,7 +354,8 @@ addrs_found(void *arg, int status, const struct dns_addr *a, int n)
 		/* the domain itself without MX and without address: bounce
 		 * (a route or relayhost without one is our configuration's
 		 * fault, not the sender's: that waits) */
-		if (req->nhosts == 1 && status != DNS_TEMP && !req->fixed) {
+		if (req->nhosts == 1 && status != DNS_TEMP &&
+		    status != DNS_BAD && !req->fixed) {
 			all_final(req, RELAY_PERM, "5.1.2 host or domain "
 			    "name not found");
 			return;
@@ -418,12 +422,14 @@ mx_found(void *arg, int status, const struct dns_mx *mx, int n)
 	int i;
 
 	req->q = NULL;
-	if (status == DNS_NOTFOUND || status == DNS_BAD) {
+	if (status == DNS_NOTFOUND) {
 		all_final(req, RELAY_PERM, "5.1.2 host or domain name not "
 		    "found (no such domain in DNS)");
 		return;
 	}
-	if (status == DNS_TEMP) {
+	/* A malformed or forged answer is no verdict on the domain: the
+	 * mail waits (as Postfix does for a corrupt reply). */
+	if (status == DNS_TEMP || status == DNS_BAD) {
 		all_final(req, RELAY_TEMP, "4.4.3 DNS lookup of the domain's "
 		    "mail exchangers failed, will retry");
 		return;
@@ -507,6 +513,7 @@ relay_start(const struct relay_msg *m, const char *domain,
 	struct relay_req *req;
 	int i;
 
+	smtpc_closed_hook = slot_give;
 	if (n <= 0 || (req = malloc(sizeof(*req))) == NULL)
 		return NULL;
 	memset(req, 0, sizeof(*req));
@@ -591,10 +598,8 @@ relay_free(struct relay_req *req)
 		return;
 	if (req->q != NULL)
 		dns_cancel(req->q);
-	if (req->c != NULL) {
-		smtpc_cancel(req->c);
-		slot_give(req->hosts[req->hi].name);
-	}
+	if (req->c != NULL)
+		smtpc_cancel(req->c);	/* its hook gives the slot back */
 	if (req->waiting)
 		unwait(req);
 	ev_timer_del(&req->kick);

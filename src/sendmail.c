@@ -401,6 +401,37 @@ sandbox_listener(char *spec, size_t len)
 	return r;
 }
 
+/*
+ * The daemon may listen only on a LAN address (a lab host's 10.x.y.z:25),
+ * which relay_networks (loopback by default) does not cover: a local
+ * submission then comes from the loopback address all the same, so it
+ * may relay like any program on this host.  If the bind fails, the
+ * kernel picks the address as usual.
+ */
+static void
+from_loopback(int fd, int family)
+{
+	struct sockaddr_in in4;
+#ifdef HAVE_IPV6
+	struct sockaddr_in6 in6;
+#endif
+
+	if (family == AF_INET) {
+		memset(&in4, 0, sizeof(in4));
+		in4.sin_family = AF_INET;
+		in4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		(void)bind(fd, (struct sockaddr *)&in4, sizeof(in4));
+	}
+#ifdef HAVE_IPV6
+	else if (family == AF_INET6) {
+		memset(&in6, 0, sizeof(in6));
+		in6.sin6_family = AF_INET6;
+		in6.sin6_addr = in6addr_loopback;
+		(void)bind(fd, (struct sockaddr *)&in6, sizeof(in6));
+	}
+#endif
+}
+
 /* Connect to the first SMTP listener of the running daemon. */
 static int
 daemon_connect(void)
@@ -443,6 +474,8 @@ daemon_connect(void)
 		return -1;
 	for (a = ai; a != NULL && fd < 0; a = a->ai_next) {
 		fd = socket(a->ai_family, a->ai_socktype, a->ai_protocol);
+		if (fd >= 0)
+			from_loopback(fd, a->ai_family);
 		if (fd >= 0 && connect(fd, a->ai_addr, a->ai_addrlen) < 0) {
 			close(fd);
 			fd = -1;

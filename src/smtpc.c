@@ -230,9 +230,15 @@ sc_close(struct smtpc *c)
 	c->dead = 1;
 }
 
+void (*smtpc_closed_hook)(const char *host);
+
 static void
 sc_free(struct smtpc *c)
 {
+	/* the connection is really over (QUIT included): the caller's
+	 * count of connections per host may go down now */
+	if (c->hooked && smtpc_closed_hook != NULL)
+		smtpc_closed_hook(c->host);
 	buf_free(&c->in);
 	buf_free(&c->out);
 	free(c->seq);
@@ -688,6 +694,8 @@ sc_new(struct smtpc_job *job, smtpc_done_fn *fn, void *arg)
 	c->job = job;
 	c->fn = fn;
 	c->arg = arg;
+	if (job->host != NULL)
+		strlcpy(c->host, job->host, sizeof(c->host));
 	c->fd = -1;
 	c->state = SC_CONNECT;
 	c->tmo = timeouts;
@@ -748,11 +756,13 @@ smtpc_start(struct smtpc_job *job, smtpc_done_fn *fn, void *arg)
 	} else if (job->helo == NULL || !sendable(job->helo, 255)) {
 		why = "unusable host name for EHLO";
 		err = EINVAL;
-	} else if ((nothing = sc_plan(c)) != NULL)
+	} else if ((nothing = sc_plan(c)) != NULL) {
+		c->hooked = 1;
 		return fail_later(c, nothing);
-	else if ((r = sc_connect(c, &sa, salen, af)) == -2) {
+	} else if ((r = sc_connect(c, &sa, salen, af)) == -2) {
 		(void)snprintf(text, sizeof(text), "connect to %s: %s",
 		    c->where, strerror(errno));
+		c->hooked = 1;
 		return fail_later(c, text);
 	} else if (r < 0) {
 		err = errno;
@@ -767,6 +777,7 @@ smtpc_start(struct smtpc_job *job, smtpc_done_fn *fn, void *arg)
 		c->armed = c->tmo.connect;
 	if (why == NULL) {
 		log_debug("smtpc %s: connecting", c->name);
+		c->hooked = 1;
 		return c;
 	}
 	/* The caller may report strerror(errno), as after a system call. */

@@ -86,6 +86,9 @@ struct smtpc *smtpc_start(struct smtpc_job *job, smtpc_done_fn *fn,
 void smtpc_cancel(struct smtpc *c);
 /* Clients alive, those still saying QUIT included. */
 int smtpc_count(void);
+/* Called with the job's host when a client that smtpc_start() returned
+ * is gone for good (after QUIT): connection counts per host follow it. */
+extern void (*smtpc_closed_hook)(const char *host);
 
 /*
  * Timeouts in milliseconds, per RFC 5321 4.5.3.2 by default: connect

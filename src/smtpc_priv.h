@@ -73,6 +73,8 @@ struct smtpc {
 	struct ev_timer		timer;
 	unsigned long		armed;		/* the running timeout, ms */
 	char			name[320];	/* "host[ip]:port" for logs */
+	char			host[256];	/* job->host, for the hook */
+	int			hooked;		/* smtpc_start() returned it */
 	char			where[64];	/* "ip:port" */
 	int			greeted;	/* the greeting was 2xx */
 	int			caps;		/* CAP_* from EHLO */

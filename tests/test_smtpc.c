@@ -664,12 +664,15 @@ test_refused(void)
 	run(&none, &j);
 	CHECK(done_ok == 0);
 	CHECK(r[0].status == SMTPC_TEMP);
-	(void)snprintf(want, sizeof(want),
-	    "connect to 127.0.0.1:%d: Connection refused", port);
-	CHECK(strcmp(r[0].reply, want) == 0);
-	if (strcmp(r[0].reply, want) != 0)
+	/* The reason's text is the system's (and qemu-user hands a
+	 * sparc64 binary the host's SO_ERROR number): only its start is
+	 * ours to check. */
+	(void)snprintf(want, sizeof(want), "connect to 127.0.0.1:%d: ", port);
+	CHECK(strncmp(r[0].reply, want, strlen(want)) == 0 &&
+	    strlen(r[0].reply) > strlen(want));
+	if (strncmp(r[0].reply, want, strlen(want)) != 0)
 		fprintf(stderr, "refused: [%s]\n", r[0].reply);
-	CHECK(strcmp(done_why, want) == 0);
+	CHECK(strcmp(done_why, r[0].reply) == 0);
 }
 
 static void

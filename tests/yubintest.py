@@ -1458,7 +1458,8 @@ class FakeSMTP:
            500, so the client must fall back to HELO)
     rcpt:  fn(address, n) -> reply line for RCPT TO, where n counts the
            earlier RCPTs of that address (0 the first time)
-    data:  fn(transaction) -> reply line after the final dot
+    data:  fn(transaction) -> reply line after the final dot (None: the
+           connection is closed instead of a reply)
     port:  0 for any free port
 
     Every session is recorded as a dict: helo (the EHLO or HELO line),
@@ -1468,13 +1469,16 @@ class FakeSMTP:
     meant it: CRLF lines, dot-unstuffed; None if no DATA), raw (the
     bytes on the wire after 354), session (the session's dict).
     max_active: the most sessions that were open at the same time
-    (delay holds each greeting back that long)."""
+    (delay holds each greeting back that long, quit_delay the 221 to
+    QUIT, unless the client hangs up first)."""
 
     def __init__(self, ehlo=("PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES",
                              "SIZE 10240000"),
-                 rcpt=None, data=None, port=0, name="fake.test", delay=0.0):
+                 rcpt=None, data=None, port=0, name="fake.test", delay=0.0,
+                 quit_delay=0.0):
         import threading
         self.delay = delay          # seconds before the greeting
+        self.quit_delay = quit_delay    # ... and before the 221 to QUIT
         self.active = 0             # sessions open now
         self.max_active = 0         # the most that were open at once
         self.ehlo = None if ehlo is None else list(ehlo)
@@ -1544,6 +1548,12 @@ class FakeSMTP:
                     sess["helo"] = cmd
                     say("250 %s" % self.name)
                 elif verb == "MAIL":
+                    lim = [int(k.split()[1]) for k in (self.ehlo or [])
+                           if re.fullmatch(r"SIZE [0-9]+", k)]
+                    sz = re.search(r"\sSIZE=([0-9]+)", cmd, re.I)
+                    if lim and lim[0] and sz and int(sz.group(1)) > lim[0]:
+                        say("552 5.3.4 Message size exceeds fixed limit")
+                        continue
                     txn = {"helo": sess["helo"], "mail": cmd, "rcpts": [],
                            "data": None, "raw": None, "session": sess}
                     with self.lock:
@@ -1580,7 +1590,10 @@ class FakeSMTP:
                     with self.lock:
                         txn["raw"] = b"".join(raw)
                         txn["data"] = data
-                    say(self.data(txn))
+                    r = self.data(txn)
+                    if r is None:
+                        return
+                    say(r)
                     txn = None
                 elif verb == "RSET":
                     txn = None
@@ -1589,6 +1602,14 @@ class FakeSMTP:
                     say("250 2.0.0 Ok")
                 elif verb == "QUIT":
                     sess["quit"] = True
+                    if self.quit_delay:
+                        # a slow goodbye; the connection is over as
+                        # soon as the client hangs up (then no 221)
+                        import select
+                        r, _, _ = select.select([conn], [], [],
+                                                self.quit_delay)
+                        if r and not conn.recv(1, socket.MSG_PEEK):
+                            return
                     say("221 2.0.0 Bye")
                     return
                 else:
