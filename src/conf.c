@@ -48,10 +48,10 @@ struct conf *config;
 #define RELAY_PORT		25	/* RFC 5321 4.5.4.2: MX hosts on 25 */
 #endif
 #ifndef RELAY_MAX
-#define RELAY_MAX		20	/* outbound connections in all */
+#define RELAY_MAX		100	/* outbound connections in all */
 #endif
 #ifndef RELAY_MAX_PER_HOST
-#define RELAY_MAX_PER_HOST	2	/* be polite to one destination */
+#define RELAY_MAX_PER_HOST	20	/* Postfix's default per destination */
 #endif
 #ifndef QUEUE_LIFETIME
 #define QUEUE_LIFETIME		(5L * 86400L)	/* RFC 5321 4.5.4.1: 4-5 days */

@@ -52,7 +52,6 @@ struct qentry {
 	struct qrcpt	*r;
 	int		nr;
 	int		busy;		/* deliveries in flight */
-	int		msgfd;		/* ID.msg, for the relay */
 };
 
 /* One relay request: the recipients of an entry in one domain. */
@@ -342,8 +341,6 @@ env_line(struct qentry *e, char *line)
 static void
 entry_free(struct qentry *e)
 {
-	if (e->msgfd >= 0)
-		close(e->msgfd);
 	msg_unref(e->m);
 	free(e->r);
 	free(e);
@@ -369,7 +366,6 @@ env_read(const char *id)
 	}
 	e->r = NULL;
 	e->nr = e->busy = 0;
-	e->msgfd = -1;
 	e->next = NULL;
 	strlcpy(e->m->id, id, sizeof(e->m->id));
 	while (!bad && fgets(line, sizeof(line), fp) != NULL) {
@@ -769,12 +765,8 @@ start_remote(struct qentry *e, long now)
 				return;
 			}
 			eightbit = has_8bit(&e->m->data);
-			if (qpath(path, sizeof(path), e->m->id, ".msg") < 0 ||
-			    (e->msgfd = open(path, O_RDONLY, 0)) < 0) {
-				warn("%s: cannot open the queued text: %s",
-				    e->m->id, strerror(errno));
+			if (qpath(path, sizeof(path), e->m->id, ".msg") < 0)
 				return;
-			}
 		}
 		domain_of(r->target, dom, sizeof(dom));
 		if ((q = malloc(sizeof(*q))) == NULL)
@@ -816,7 +808,7 @@ start_remote(struct qentry *e, long now)
 		memset(&rm, 0, sizeof(rm));
 		rm.id = e->m->id;
 		rm.sender = e->m->sender;
-		rm.fd = e->msgfd;
+		rm.path = path;
 		rm.len = (off_t)e->m->data.len;
 		rm.wiresize = (unsigned long)(e->m->data.len + q->head.len) +
 		    count_lf(e->m->data.data, e->m->data.len) +

@@ -16,10 +16,12 @@
 
 #include <sys/types.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "dns.h"
@@ -68,8 +70,9 @@ struct relay_req {
 	struct smtpc_job	job;
 	char			where[300];	/* host[ip]:port of the try */
 	char			lasterr[512];
-	int			waiting;
+	int			waiting, woken;
 	int			fixed;		/* route or relayhost */
+	char			path[1100];	/* the queued text */
 	int			started;
 	int			finished;
 	struct ev_timer		kick;
@@ -143,9 +146,19 @@ slot_give(const char *host)
 		*pp = s->next;
 		free(s);
 	}
-	/* whoever waits tries again, from the loop */
-	for (w = waiters; w != NULL; w = w->next)
-		(void)ev_timer_set(&w->kick, 0);
+	/* The first waiter that can have a slot now tries again, from the
+	 * loop (first come, first served; one woken per slot freed). */
+	for (w = waiters; w != NULL && active < config->relay_max;
+	    w = w->next) {
+		s = slot_find(w->hosts[w->hi].name, 0);
+		if (s != NULL && s->n >= config->relay_max_per_host)
+			continue;
+		if (!w->woken) {
+			w->woken = 1;
+			(void)ev_timer_set(&w->kick, 0);
+		}
+		break;
+	}
 }
 
 static void
@@ -232,6 +245,8 @@ smtp_done(void *arg, int conn_ok, const char *why)
 	/* (its slot is given back when the client is gone, after QUIT:
 	 * smtpc_closed_hook) */
 	req->c = NULL;
+	close(req->msgfd);		/* smtpc reads it only until now */
+	req->msgfd = -1;
 	for (k = 0; k < req->job.nrcpts; k++) {
 		i = req->map[k];
 		if (req->sr[k].status == SMTPC_TEMP && !conn_ok)
@@ -267,6 +282,7 @@ kicked(void *arg)
 		begin(req);
 	} else if (req->waiting) {
 		unwait(req);
+		req->woken = 0;
 		try_addr(req);
 	}
 }
@@ -289,9 +305,24 @@ try_addr(struct relay_req *req)
 	h = &req->hosts[req->hi];
 	a = &req->addrs[req->ai];
 	if (!slot_take(h->name)) {
+		struct relay_req **pp;
+
+		/* at the end: the queue of waiters is first in, first out */
+		for (pp = &waiters; *pp != NULL; pp = &(*pp)->next)
+			;
 		req->waiting = 1;
-		req->next = waiters;
-		waiters = req;
+		req->woken = 0;
+		req->next = NULL;
+		*pp = req;
+		return;
+	}
+	/* the text is opened only now: thousands of requests may wait */
+	if (req->msgfd < 0 &&
+	    (req->msgfd = open(req->path, O_RDONLY, 0)) < 0) {
+		slot_give(h->name);
+		(void)snprintf(req->lasterr, sizeof(req->lasterr),
+		    "4.3.0 cannot open the queued text: %s", strerror(errno));
+		finish(req);
 		return;
 	}
 	memset(&nm, 0, sizeof(nm));
@@ -538,7 +569,8 @@ relay_start(const struct relay_msg *m, const char *domain,
 	strlcpy(req->id, m->id, sizeof(req->id));
 	strlcpy(req->sender, m->sender, sizeof(req->sender));
 	strlcpy(req->domain, domain, sizeof(req->domain));
-	req->msgfd = m->fd;
+	req->msgfd = -1;
+	strlcpy(req->path, m->path, sizeof(req->path));
 	req->size = m->len;
 	req->wiresize = m->wiresize;
 	req->head = m->head;
@@ -602,6 +634,8 @@ relay_free(struct relay_req *req)
 		smtpc_cancel(req->c);	/* its hook gives the slot back */
 	if (req->waiting)
 		unwait(req);
+	if (req->msgfd >= 0)
+		close(req->msgfd);
 	ev_timer_del(&req->kick);
 	free(req->status);
 	free(req->mta);

@@ -27,15 +27,14 @@ typedef void relay_done_fn(void *arg, struct relay_req *req);
 #define RELAY_PERM	2
 
 /*
- * Start sending m (the caller keeps its file open and its head alive
- * until done) to r[0..n), the recipients in domain (their target is the
+ * Start sending m (the caller keeps its head alive until done) to r[0..n), the recipients in domain (their target is the
  * address).  Returns NULL if nothing could be started (then done is not
  * called and the recipients are deferred by the caller).
  */
 struct relay_msg {
 	const char	*id;		/* the queue id, for logs */
 	const char	*sender;	/* "" for <> */
-	int		fd;		/* the open ID.msg */
+	const char	*path;		/* ID.msg, opened when a slot is free */
 	off_t		len;		/* its length */
 	unsigned long	wiresize;	/* as sent: CR LF ends, head too */
 	int		eightbit;

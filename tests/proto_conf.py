@@ -179,7 +179,7 @@ def _():
                "route b.example [127.0.0.1]:2526",
                "route c.example [192.0.2.7]:25",
                "dns_servers 127.0.0.1:53 [::1]:53",
-               "relay_port 25", "relay_max 20", "relay_max_per_host 2",
+               "relay_port 25", "relay_max 100", "relay_max_per_host 20",
                "queue_lifetime 432000", "resolv_conf /etc/resolv.conf",
                "sender_login_check yes"):
         check(re.search(r"(?m)^%s$" % re.escape(ln), o) is not None,

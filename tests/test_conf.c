@@ -210,8 +210,8 @@ test_defaults(void)
 	CHECK(c->relayhost == NULL);
 	CHECK(c->routes.n == 0);
 	CHECK(c->relay_port == 25);
-	CHECK(c->relay_max == (20 < CONN_MAX ? 20 : CONN_MAX));
-	CHECK(c->relay_max_per_host == 2);
+	CHECK(c->relay_max == (100 < CONN_MAX ? 100 : CONN_MAX));
+	CHECK(c->relay_max_per_host == 20);
 	CHECK(c->queue_lifetime == 5 * 86400);
 	CHECK(streq(c->resolv_conf, "/etc/resolv.conf"));
 	CHECK(c->dns_servers.n == 0);
