@@ -206,6 +206,35 @@ view_add(struct imap_sess *s)
 	return nv;
 }
 
+/*
+ * Take the messages that are gone out of the view in one pass (mbi -1:
+ * vanished from the file, any negative; -2: expunged by us), telling
+ * the client each one's number as it is at that moment (RFC 3501 7.4.1:
+ * every EXPUNGE renumbers the ones after it).
+ */
+static void
+view_drop(struct imap_sess *s, int which, int tell)
+{
+	unsigned long i, j, gone = 0;
+	struct imap_msg *v;
+
+	for (i = j = 0; i < s->nv; i++) {
+		v = &s->v[i];
+		if (which == -2 ? v->mbi != -2 : v->mbi >= 0) {
+			if (j != i)
+				s->v[j] = *v;
+			j++;
+			continue;
+		}
+		if (tell)
+			conn_printf(s->c, "* %lu EXPUNGE\r\n", i - gone + 1);
+		gone++;
+		free(v->keywords);
+		free(v->kwset);
+	}
+	s->nv = j;
+}
+
 /* Our own change to message i of the view, now in the open mailbox. */
 static void
 view_change(struct imap_sess *s, unsigned long i, unsigned flags,
@@ -350,18 +379,8 @@ reconcile(struct imap_sess *s)
 			send_fetch_flags(s, i);
 		}
 	}
-	if (s->expunge_ok) {
-		for (i = s->nv; i-- > 0; ) {
-			if (s->v[i].mbi >= 0)
-				continue;
-			conn_printf(s->c, "* %lu EXPUNGE\r\n", i + 1);
-			free(s->v[i].keywords);
-			free(s->v[i].kwset);
-			memmove(&s->v[i], &s->v[i + 1],
-			    (s->nv - i - 1) * sizeof(s->v[0]));
-			s->nv--;
-		}
-	}
+	if (s->expunge_ok)
+		view_drop(s, -1, 1);
 	last = 0;
 	for (k = s->nv; k-- > 0; )
 		if (s->v[k].uid > last)
@@ -454,19 +473,7 @@ clear_changes(struct imap_sess *s)
 static void
 drop_expunged(struct imap_sess *s, int tell)
 {
-	unsigned long i;
-
-	for (i = s->nv; i-- > 0; ) {
-		if (s->v[i].mbi != -2)
-			continue;
-		if (tell)
-			conn_printf(s->c, "* %lu EXPUNGE\r\n", i + 1);
-		free(s->v[i].keywords);
-		free(s->v[i].kwset);
-		memmove(&s->v[i], &s->v[i + 1],
-		    (s->nv - i - 1) * sizeof(s->v[0]));
-		s->nv--;
-	}
+	view_drop(s, -2, tell);
 }
 
 static void
