@@ -430,10 +430,15 @@ sasl_mech(const char *name, int plaintext_ok)
 	return 0;
 }
 
-/* CRAM-MD5's first step (RFC 2195 2): a challenge and its base64 form. */
 int
-sasl_cram_challenge(char *challenge, size_t clen, char *b64, size_t blen)
+sasl_first_challenge(int mech, char *challenge, size_t clen, char *b64,
+    size_t blen)
 {
+	if (mech == MECH_LOGIN)
+		return strlcpy(b64, "VXNlcm5hbWU6", blen) < blen ? 0 : -1;
+	if (mech != MECH_CRAM)
+		return strlcpy(b64, "", blen) < blen ? 0 : -1;
+	/* RFC 2195 2: the server speaks first */
 	if (auth_challenge(challenge, clen) < 0 ||
 	    base64_encode((const unsigned char *)challenge, strlen(challenge),
 	    b64, blen) == (size_t)-1)

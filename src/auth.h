@@ -52,9 +52,15 @@ int sasl_decode(const char *b64, char *out, size_t outlen);
 int sasl_mech(const char *name, int plaintext_ok);
 /* A challenge "<pid.time.n@host>" for CRAM-MD5 (and APOP). */
 int auth_challenge(char *out, size_t len);
-/* A CRAM-MD5 challenge and its base64 form, to send after "+ ". */
-int sasl_cram_challenge(char *challenge, size_t clen, char *b64,
+/*
+ * The first challenge of mech, base64 as it goes after "+ " or "334 ":
+ * CRAM-MD5's "<pid.time.n@host>" (kept in challenge for the answer),
+ * LOGIN's "Username:", nothing for PLAIN.  0, or -1.
+ */
+int sasl_first_challenge(int mech, char *challenge, size_t clen, char *b64,
     size_t blen);
+/* LOGIN's second challenge, "Password:". */
+#define SASL_LOGIN_PASSWORD	"UGFzc3dvcmQ6"
 
 /*
  * yubin-passwd / yubind -P: set name's secret in the passwd file the way

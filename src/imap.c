@@ -606,7 +606,7 @@ sasl_step(struct imap_sess *s, const char *resp)
 				return;
 			}
 			s->sasl_step = 1;
-			conn_puts(s->c, "+ UGFzc3dvcmQ6\r\n");	/* Password: */
+			conn_puts(s->c, "+ " SASL_LOGIN_PASSWORD "\r\n");
 			return;
 		}
 		strlcpy(user, s->sasl_user, sizeof(user));
@@ -670,18 +670,13 @@ cmd_authenticate(struct imap_sess *s, struct imap_tok *t)
 		sasl_step(s, ir);
 		return;
 	}
-	if (s->mech == MECH_CRAM) {
-		if (sasl_cram_challenge(s->challenge, sizeof(s->challenge), b64,
-		    sizeof(b64)) < 0) {
-			sasl_end(s);
-			imap_no(s, "[SERVERBUG] Internal error");
-			return;
-		}
-		conn_printf(s->c, "+ %s\r\n", b64);
-	} else if (s->mech == MECH_LOGIN)
-		conn_puts(s->c, "+ VXNlcm5hbWU6\r\n");	/* "Username:" */
-	else
-		conn_puts(s->c, "+ \r\n");
+	if (sasl_first_challenge(s->mech, s->challenge, sizeof(s->challenge),
+	    b64, sizeof(b64)) < 0) {
+		sasl_end(s);
+		imap_no(s, "[SERVERBUG] Internal error");
+		return;
+	}
+	conn_printf(s->c, "+ %s\r\n", b64);
 }
 
 /* --- names: CREATE, DELETE, RENAME, SUBSCRIBE, LIST, LSUB --- */

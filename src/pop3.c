@@ -340,7 +340,7 @@ sasl_step(struct pop3_sess *s, const char *resp)
 			}
 			s->step = 1;
 			/* "Password:" */
-			conn_puts(s->c, "+ UGFzc3dvcmQ6\r\n");
+			conn_puts(s->c, "+ " SASL_LOGIN_PASSWORD "\r\n");
 			return;
 		}
 		strlcpy(user, s->user, sizeof(user));
@@ -388,18 +388,13 @@ pop3_auth(struct pop3_sess *s, char *arg)
 		sasl_step(s, strcmp(ir, "=") == 0 ? "" : ir);
 		return;
 	}
-	if (s->mech == MECH_CRAM) {
-		if (sasl_cram_challenge(s->challenge, sizeof(s->challenge), b64,
-		    sizeof(b64)) < 0) {
-			set_state(s, P_AUTH);
-			err(s, "[SYS/TEMP] Internal error");
-			return;
-		}
-		conn_printf(s->c, "+ %s\r\n", b64);
-	} else if (s->mech == MECH_LOGIN)
-		conn_puts(s->c, "+ VXNlcm5hbWU6\r\n");	/* "Username:" */
-	else
-		conn_puts(s->c, "+ \r\n");
+	if (sasl_first_challenge(s->mech, s->challenge, sizeof(s->challenge),
+	    b64, sizeof(b64)) < 0) {
+		set_state(s, P_AUTH);
+		err(s, "[SYS/TEMP] Internal error");
+		return;
+	}
+	conn_printf(s->c, "+ %s\r\n", b64);
 }
 
 static void

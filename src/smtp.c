@@ -618,7 +618,7 @@ sasl_step(struct smtp_sess *s, const char *resp)
 			    sizeof(s->sasl_user)) < 0)
 				s->sasl_user[0] = '\0';	/* fails below */
 			s->sasl_step = 1;
-			reply(s, "334 UGFzc3dvcmQ6");	/* "Password:" */
+			reply(s, "334 " SASL_LOGIN_PASSWORD);
 			return;
 		}
 		strlcpy(user, s->sasl_user, sizeof(user));
@@ -677,18 +677,14 @@ smtp_auth(struct smtp_sess *s, char *arg)
 		sasl_step(s, strcmp(ir, "=") == 0 ? "" : ir);
 		return;
 	}
-	if (s->mech == MECH_CRAM) {
-		if (sasl_cram_challenge(s->challenge, sizeof(s->challenge), b64,
-		    sizeof(b64)) < 0) {
-			error(s, "454 4.7.0 Temporary authentication failure");
-			sasl_end(s);
-			return;
-		}
-		conn_printf(s->c, "334 %s\r\n", b64);
-	} else if (s->mech == MECH_LOGIN)
-		reply(s, "334 VXNlcm5hbWU6");		/* "Username:" */
-	else
-		reply(s, "334 ");		/* RFC 4954 4: empty challenge */
+	/* (PLAIN's is empty: "334 ", RFC 4954 4) */
+	if (sasl_first_challenge(s->mech, s->challenge, sizeof(s->challenge),
+	    b64, sizeof(b64)) < 0) {
+		error(s, "454 4.7.0 Temporary authentication failure");
+		sasl_end(s);
+		return;
+	}
+	conn_printf(s->c, "334 %s\r\n", b64);
 }
 
 /* --- the message text --- */
