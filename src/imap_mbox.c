@@ -1104,11 +1104,16 @@ search_step(void *arg)
 			    "message %lu", s->pos + 1);
 			goto out;
 		}
-		if (r > 0)
-			buf_printf(&s->reply, " %lu", s->uid_cmd ? v->uid :
-			    s->pos + 1);
+		if (r > 0 && buf_printf(&s->reply, " %lu", s->uid_cmd ?
+		    v->uid : s->pos + 1) < 0) {
+			imap_result(s, "NO", "[SERVERBUG] Out of memory");
+			goto out;
+		}
 	}
-	buf_puts(&s->reply, "\r\n");
+	if (buf_puts(&s->reply, "\r\n") < 0) {
+		imap_result(s, "NO", "[SERVERBUG] Out of memory");
+		goto out;
+	}
 	conn_write(s->c, s->reply.data, s->reply.len);
 	imap_result(s, "OK", "SEARCH completed");
 out:
@@ -1122,7 +1127,11 @@ static void
 op_search(struct imap_sess *s)
 {
 	buf_reset(&s->reply);
-	buf_puts(&s->reply, "* SEARCH");
+	if (buf_puts(&s->reply, "* SEARCH") < 0) {
+		imap_result(s, "NO", "[SERVERBUG] Out of memory");
+		imap_finish(s, 0);
+		return;
+	}
 	s->pos = 0;
 	s->stepper = search_step;
 	search_step(s);
@@ -1164,7 +1173,7 @@ status_opened(void *arg, int status, struct mailbox *mb)
 {
 	struct imap_sess *s = arg;
 	unsigned long recent = 0, unseen = 0;
-	int i, n, items = s->store_mode;
+	int i, n, items = s->store_mode, e = 0;
 	const char *sp = "";
 	struct buf b;
 
@@ -1181,33 +1190,37 @@ status_opened(void *arg, int status, struct mailbox *mb)
 		unseen += !(mailbox_msg(mb, i)->flags & MF_SEEN);
 	}
 	buf_init(&b, 0);
-	buf_puts(&b, "* STATUS ");
-	imap_put_string(&b, s->dest, strlen(s->dest));
-	buf_puts(&b, " (");
+	e |= buf_puts(&b, "* STATUS ");
+	e |= imap_put_string(&b, s->dest, strlen(s->dest));
+	e |= buf_puts(&b, " (");
 	if (items & ST_MESSAGES) {
-		buf_printf(&b, "%sMESSAGES %d", sp, n);
+		e |= buf_printf(&b, "%sMESSAGES %d", sp, n);
 		sp = " ";
 	}
 	if (items & ST_RECENT) {
-		buf_printf(&b, "%sRECENT %lu", sp, recent);
+		e |= buf_printf(&b, "%sRECENT %lu", sp, recent);
 		sp = " ";
 	}
 	if (items & ST_UIDNEXT) {
-		buf_printf(&b, "%sUIDNEXT %lu", sp, mailbox_uidnext(mb));
+		e |= buf_printf(&b, "%sUIDNEXT %lu", sp, mailbox_uidnext(mb));
 		sp = " ";
 	}
 	if (items & ST_UIDVALIDITY) {
-		buf_printf(&b, "%sUIDVALIDITY %lu", sp,
+		e |= buf_printf(&b, "%sUIDVALIDITY %lu", sp,
 		    mailbox_uidvalidity(mb));
 		sp = " ";
 	}
 	if (items & ST_UNSEEN)
-		buf_printf(&b, "%sUNSEEN %lu", sp, unseen);
-	buf_puts(&b, ")\r\n");
+		e |= buf_printf(&b, "%sUNSEEN %lu", sp, unseen);
+	e |= buf_puts(&b, ")\r\n");
 	mailbox_release(mb);
-	conn_write(s->c, b.data, b.len);
+	if (e)
+		imap_no(s, "[SERVERBUG] Out of memory");
+	else {
+		conn_write(s->c, b.data, b.len);
+		imap_ok(s, "STATUS completed");
+	}
 	buf_free(&b);
-	imap_ok(s, "STATUS completed");
 	imap_done(s);
 }
 
