@@ -1451,6 +1451,23 @@ __all__ += ["IN_CI", "need_tool", "temp_dir", "run_tool", "find_inetd",
 # the sendmail personality of the binary, the queue, the relay log
 # lines and RFC 3464 bounces.
 
+def _peer_gone(conn):
+    """True if the other end of CONN has hung up (its FIN or a reset has
+    arrived), whether or not data is still waiting before it.  Never
+    reads and never waits: poll() with POLLRDHUP (Linux); elsewhere only
+    a hang-up that poll() reports as POLLHUP is seen."""
+    import select
+    rdhup = getattr(select, "POLLRDHUP", 0)
+    try:
+        p = select.poll()
+        p.register(conn, select.POLLIN | rdhup)
+        ev = p.poll(0)
+    except (OSError, ValueError):
+        return True
+    return any(e & (rdhup | select.POLLHUP | select.POLLERR)
+               for _, e in ev)
+
+
 class FakeSMTP:
     """A scripted SMTP server on 127.0.0.1 in a thread of the test.
 
@@ -1479,7 +1496,8 @@ class FakeSMTP:
         import threading
         self.delay = delay          # seconds before the greeting
         self.quit_delay = quit_delay    # ... and before the 221 to QUIT
-        self.active = 0             # sessions open now
+        self.active = 0             # sessions open at the last accept
+        self.conns = set()          # their sockets
         self.max_active = 0         # the most that were open at once
         self.ehlo = None if ehlo is None else list(ehlo)
         self.rcpt = rcpt or (lambda addr, n: "250 2.1.5 Ok")
@@ -1513,7 +1531,12 @@ class FakeSMTP:
         txn = None
         with self.lock:
             self.sessions.append(sess)
-            self.active += 1
+            # sessions whose client has hung up do not count, even if
+            # their thread has not noticed yet (the client may close
+            # and connect again before that thread runs)
+            self.active = 1 + sum(1 for c in self.conns
+                                  if not _peer_gone(c))
+            self.conns.add(conn)
             self.max_active = max(self.max_active, self.active)
         conn.settimeout(30)
         f = conn.makefile("rb")
@@ -1618,7 +1641,7 @@ class FakeSMTP:
             return
         finally:
             with self.lock:
-                self.active -= 1
+                self.conns.discard(conn)
             try:
                 conn.close()
             except OSError:
