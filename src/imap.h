@@ -67,6 +67,25 @@ struct imap_msg {
 struct imap_sess;
 typedef void imap_op_fn(struct imap_sess *s);
 
+/*
+ * How far the last partial FETCH literal (BODY[...]<origin.count>) got,
+ * so that the next chunk of the same section starts there instead of
+ * counting CRLF octets from the section's start again (a client that
+ * reads a 50 MB message in 64 KB chunks made that quadratic).  The key
+ * says which text: a message's text seen by clients never changes
+ * under its UID (the flag headers are not part of it); the lengths are
+ * checked all the same.
+ */
+struct mime_tree;
+
+struct imap_fetch_mark {
+	unsigned long	uid;		/* 0: nothing kept */
+	unsigned long	src, srcend;	/* the section in the text */
+	unsigned long	hlen, len, hoct;	/* the text it was in */
+	unsigned long	at, octets;	/* text offset at; CRLF octets of
+					 * [src, at) */
+};
+
 struct imap_sess {
 	struct conn		*c;
 	enum imap_state		state;
@@ -119,6 +138,12 @@ struct imap_sess {
 	char			dest[512];	/* COPY/MOVE/APPEND target */
 	int			move;
 	struct imap_fetch	*fetch;
+	struct imap_fetch_mark	mark;		/* where the last partial
+						 * literal got to */
+	struct mime_tree	*tree;		/* the last message's MIME
+						 * structure, kept for its
+						 * next FETCH */
+	struct imap_fetch_mark	tree_key;	/* uid, hlen, len, hoct */
 	unsigned long		pos;		/* message being worked on */
 	struct buf		reply;		/* SEARCH results, COPYUID */
 	int			fd;		/* spool for COPY/APPEND */
@@ -181,6 +206,7 @@ void imap_copy_free(struct imap_sess *s);
 /* imap_fetch.c */
 void imap_cmd_fetch(struct imap_sess *s, struct imap_tok *t);
 void imap_fetch_free(struct imap_sess *s);
+void imap_fetch_forget(struct imap_sess *s);
 
 /* imap_spool.c: messages on their way into a mailbox */
 struct imap_spool;

@@ -371,8 +371,10 @@ copy_step(void *arg)
 	}
 	s->mb = NULL;
 	if (j->n == 0) {
-		imap_copy_free(s);
-		if (j->rename)
+		int rename = j->rename;
+
+		imap_copy_free(s);	/* j with it */
+		if (rename)
 			imap_result(s, "OK", "RENAME completed");
 		else if (s->uid_cmd)
 			/* RFC 3501 6.4.8: UIDs not there are no error */

@@ -41,6 +41,8 @@ struct imap_fetch {
 	 * skip octets dropped, left octets still to send */
 	int			streaming;
 	unsigned long		src, srcend, skip, left;
+	int			marking;	/* a partial: keep mk */
+	struct imap_fetch_mark	mk;		/* CRLF octets up to src */
 	struct buf		lit;		/* a literal built in memory */
 	int			memlit;
 	char			rbuf[FETCH_READ];
@@ -55,7 +57,7 @@ imap_fetch_free(struct imap_sess *s)
 		return;
 	if (f->text_open)
 		mailbox_text_close(&f->text);
-	if (f->tree != NULL)
+	if (f->tree != NULL && f->tree != s->tree)
 		mime_free(f->tree);
 	buf_free(&f->lit);
 	free(f);
@@ -153,19 +155,70 @@ header_read(void *arg, unsigned long off, char *buf, size_t len)
 	return mailbox_text_read(t, off, buf, len);
 }
 
+/* Which text this is, for the session's kept tree and mark. */
+static void
+text_key(struct imap_fetch *f, struct imap_fetch_mark *k)
+{
+	const struct mb_msg *m = mailbox_msg(f->s->mb, f->s->v[f->i].mbi);
+
+	k->uid = f->s->v[f->i].uid;
+	k->hlen = f->text.hlen;
+	k->len = f->text.len;
+	k->hoct = f->text.hdr != NULL ? m->hdr_lines - m->meta_lines :
+	    m->hdr_lines;
+}
+
+static int
+same_text(const struct imap_fetch_mark *a, const struct imap_fetch_mark *b)
+{
+	return a->uid == b->uid && a->hlen == b->hlen && a->len == b->len &&
+	    a->hoct == b->hoct;
+}
+
+/*
+ * The MIME structure of the message.  The whole one is kept in the
+ * session after the message is done: a client that reads a large part
+ * in chunks (BODY.PEEK[2]<0.65536>, ...) or asks BODYSTRUCTURE and then
+ * a part does not have the message parsed again each time.
+ */
 static int
 parse_tree(struct imap_fetch *f, int header_only)
 {
+	struct imap_sess *s = f->s;
+	struct imap_fetch_mark k;
+
 	if (f->tree != NULL)
 		return 0;
 	if (open_text(f) < 0)
 		return -1;
+	text_key(f, &k);
+	if (s->tree != NULL && same_text(&k, &s->tree_key)) {
+		f->tree = s->tree;	/* lent; still the session's */
+		return 0;
+	}
 	if (mime_parse(header_only ? header_read : mailbox_text_read,
 	    &f->text, &f->tree) != 0) {
 		f->tree = NULL;
 		return -1;
 	}
+	if (!header_only) {
+		imap_fetch_forget(s);
+		s->tree = f->tree;
+		s->tree_key = k;
+	}
 	return 0;
+}
+
+/* Drop what the session keeps of the last message (another mailbox is
+ * selected, or the session ends). */
+void
+imap_fetch_forget(struct imap_sess *s)
+{
+	if (s->tree != NULL)
+		mime_free(s->tree);
+	s->tree = NULL;
+	s->tree_key.uid = 0;
+	s->mark.uid = 0;
 }
 
 /* Does any item need the whole MIME structure? */
@@ -270,6 +323,32 @@ section_spec(const struct imap_section *sec, char *out, size_t len)
 
 /* --- one data item --- */
 
+/*
+ * A partial literal of [src, srcend): start reading where the last one
+ * of the same section stopped, if it stopped before the origin (the
+ * octets in between are still skipped, never more than one read's
+ * worth).
+ */
+static void
+resume_mark(struct imap_fetch *f, unsigned long src, unsigned long srcend)
+{
+	struct imap_fetch_mark *k = &f->s->mark, *mk = &f->mk;
+
+	text_key(f, mk);
+	mk->src = src;
+	mk->srcend = srcend;
+	mk->at = src;
+	mk->octets = 0;
+	f->marking = 1;
+	if (!same_text(k, mk) || k->src != src || k->srcend != srcend ||
+	    k->octets > f->skip || k->at < src || k->at > srcend)
+		return;
+	mk->at = k->at;
+	mk->octets = k->octets;
+	f->src = k->at;
+	f->skip -= k->octets;
+}
+
 /* Start a literal of [src, srcend) of the text, octets long. */
 static int
 start_literal(struct imap_fetch *f, struct buf *out,
@@ -293,6 +372,9 @@ start_literal(struct imap_fetch *f, struct buf *out,
 	f->srcend = srcend;
 	f->skip = origin;
 	f->left = count;
+	f->marking = 0;
+	if (sec != NULL && sec->partial && count > 0)
+		resume_mark(f, src, srcend);
 	return 0;
 }
 
@@ -462,6 +544,7 @@ static int
 stream_more(struct imap_fetch *f, struct buf *out)
 {
 	size_t want;
+	unsigned long skip, left;
 	long n;
 
 	if (f->memlit) {
@@ -486,8 +569,18 @@ stream_more(struct imap_fetch *f, struct buf *out)
 		if (n <= 0)
 			return -1;	/* the file changed under us */
 		f->src += (unsigned long)n;
+		skip = f->skip;
+		left = f->left;
 		if (put_crlf(out, f->rbuf, (size_t)n, &f->skip, &f->left) < 0)
 			return -1;
+		if (f->marking && f->left > 0) {
+			/* all of it used: its CRLF octets are known (the
+			 * last read, cut off inside, is read again next
+			 * time) */
+			f->mk.octets += (skip - f->skip) + (left - f->left);
+			f->mk.at = f->src;
+			f->s->mark = f->mk;
+		}
 	}
 	if (f->left > 0 && f->src >= f->srcend) {
 		/* the text was shorter than the index said: pad, so the
@@ -530,10 +623,9 @@ end_message(struct imap_fetch *f)
 		mailbox_text_close(&f->text);
 		f->text_open = 0;
 	}
-	if (f->tree != NULL) {
-		mime_free(f->tree);
-		f->tree = NULL;
-	}
+	if (f->tree != NULL && f->tree != f->s->tree)
+		mime_free(f->tree);	/* a header-only parse */
+	f->tree = NULL;
 	f->started = 0;
 	f->i++;
 }

@@ -613,6 +613,7 @@ imap_close_view(struct imap_sess *s)
 		flush_detached(&s->u, s->path);
 	ev_timer_del(&s->flush);
 	view_free(s);
+	imap_fetch_forget(s);
 	s->path[0] = '\0';
 	s->dirty = 0;
 }
@@ -621,6 +622,7 @@ void
 imap_session_end(struct imap_sess *s)
 {
 	imap_fetch_free(s);
+	imap_fetch_forget(s);
 	imap_copy_free(s);
 	ev_timer_del(&s->step);
 	if (s->search != NULL) {

@@ -9,6 +9,7 @@ TRYCREATE), MOVE/UID MOVE, EXPUNGE/UID EXPUNGE, APPEND (flags,
 date-time, literals, LITERAL+, APPENDUID, size limit, TRYCREATE).
 Every failure message ends with the session transcript."""
 
+import base64
 import calendar
 import os
 import re
@@ -258,6 +259,71 @@ def _():
     c.cmd("FETCH 1 BODY.PEEK[]<5>", "BAD")
     c.cmd("FETCH 1 BODY.PEEK[]<5.0>", "BAD")      # nz-number
     c.cmd("FETCH 1 BODY.PEEK[]<5.-1>", "BAD")
+    c.logout()
+
+
+@case("FETCH partials in chunks (as Thunderbird reads a big message): "
+      "forward, backward, random, interleaved across sections, messages "
+      "and flag changes; every octet right")
+def _():
+    import random
+    rnd = random.Random(5)
+    lines = []
+    for i in range(9000):       # line lengths 0..120, some empty
+        n = rnd.choice((0, 1, 2, 59, 60, 61, 75, 120, rnd.randrange(121)))
+        lines.append(bytes(rnd.choice(b"abcdefgh ") for _ in range(n)))
+    part1 = b"\n".join(lines) + b"\n"
+    blob = base64.encodebytes(bytes(rnd.randrange(256)
+                                    for _ in range(150000)))
+    big = (b"From: big@example.org\nSubject: chunks\nMIME-Version: 1.0\n"
+           b"Content-Type: multipart/mixed; boundary=\"CC\"\n\n"
+           b"--CC\nContent-Type: text/plain\n\n" + part1 +
+           b"--CC\nContent-Type: application/octet-stream\n"
+           b"Content-Transfer-Encoding: base64\n\n" + blob + b"--CC--\n")
+    other = b"From: x@example.org\nSubject: small\n\nsmall body\n" * 1
+    u, _ = new_user()
+    mbox_install(sb(), u, mbox_build([big, other, big]))
+    c = session(u)
+    c.select("INBOX")
+    whole = {}
+    for sec in ("", "TEXT", "HEADER", "1", "2"):
+        r = c.fetch("1", "BODY.PEEK[%s]" % sec)
+        whole[sec] = bytes(r[1]["BODY[%s]" % sec])
+    c.check(whole[""] == client_form(big), "BODY[] is not the message")
+
+    def chunk(msg, sec, o, n):
+        r = c.fetch(str(msg), "BODY.PEEK[%s]<%d.%d>" % (sec, o, n))
+        got = r.get(msg, {}).get("BODY[%s]<%d>" % (sec, o))
+        want = whole[sec][o:o + n]
+        c.check(got is not None and bytes(got) == want,
+                "%d BODY[%s]<%d.%d>: %s octets, want %d; first difference "
+                "at %s" % (msg, sec, o, n, None if got is None else len(got),
+                           len(want), None if got is None else next(
+                               (i for i, (a, b) in enumerate(zip(got, want))
+                                if a != b), min(len(got), len(want)))))
+    # forward in Thunderbird's 64 KB steps, then odd steps
+    for sec in ("", "1", "2", "TEXT"):
+        o = 0
+        while o < len(whole[sec]) + 10:
+            chunk(1, sec, o, 65536)
+            o += 65536
+        o = 0
+        while o < len(whole[sec]):
+            n = rnd.choice((1, 2, 3, 100, 4095, 65535, 65537, 131072))
+            chunk(1, sec, o, n)
+            o += n
+    # backward, random, interleaved with other sections and messages,
+    # with the flags (hidden headers) changing in between
+    for k in range(150):
+        sec = rnd.choice(("", "TEXT", "HEADER", "1", "2"))
+        ln = len(whole[sec])
+        o = rnd.choice((0, 1, ln - 1, ln, ln + 5, rnd.randrange(ln + 1)))
+        chunk(rnd.choice((1, 3)), sec, max(o, 0), rnd.choice((1, 2, 777,
+                                                              65536)))
+        if k % 25 == 0:
+            c.cmd("STORE 1,3 %sFLAGS (\\Seen $Work)" % "+-"[k % 2])
+        if k % 40 == 0:
+            c.fetch("2", "BODY.PEEK[]<0.5>")
     c.logout()
 
 
