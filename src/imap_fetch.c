@@ -261,13 +261,16 @@ filter_fields(struct buf *out, const char *h, size_t len,
 	size_t i, n, k, flen;
 	const char *name, *colon;
 	int keep = 0, not = sec->text == IMAP_SEC_HEADER_FIELDS_NOT;
+	int blank = 0;
 
 	for (i = 0; i < len; i += n) {
 		const char *nl = memchr(h + i, '\n', len - i);
 
 		n = nl != NULL ? (size_t)(nl - (h + i)) + 1 : len - i;
-		if (h[i] == '\n' || (h[i] == '\r' && n == 2))
+		if (h[i] == '\n' || (h[i] == '\r' && n == 2)) {
+			blank = 1;
 			break;			/* the blank line */
+		}
 		if (h[i] != ' ' && h[i] != '\t') {
 			colon = memchr(h + i, ':', n);
 			flen = colon != NULL ? (size_t)(colon - (h + i)) : 0;
@@ -292,7 +295,9 @@ filter_fields(struct buf *out, const char *h, size_t len,
 		if (keep && buf_append(out, h + i, n) < 0)
 			return -1;
 	}
-	return buf_append(out, "\n", 1);
+	/* RFC 3501 6.4.5: the blank line is in all header fetches, "except
+	 * in the case of a message which has no body and no blank line" */
+	return blank ? buf_append(out, "\n", 1) : 0;
 }
 
 /* The section's spec for mime_section_range(): "1.2.TEXT" ... */
@@ -368,13 +373,14 @@ start_literal(struct imap_fetch *f, struct buf *out,
 	if (buf_printf(out, " {%lu}\r\n", count) < 0)
 		return -1;
 	f->streaming = count > 0;
+	f->memlit = 0;
 	f->src = src;
 	f->srcend = srcend;
 	f->skip = origin;
 	f->left = count;
 	f->marking = 0;
-	if (sec != NULL && sec->partial && count > 0)
-		resume_mark(f, src, srcend);
+	if (sec != NULL && sec->partial && count > 0 && srcend > src)
+		resume_mark(f, src, srcend);	/* text from the file */
 	return 0;
 }
 
@@ -396,7 +402,11 @@ start_memlit(struct imap_fetch *f, struct buf *out,
 	buf_free(&f->lit);
 	f->lit = conv;
 	r = start_literal(f, out, sec, 0, 0, octets);
-	f->memlit = 1;
+	/* f->lit is streamed only while octets are left to send: an empty
+	 * literal (a missing part, a partial past the end) must not leave
+	 * memlit set, or the next item's literal sends none of its
+	 * announced octets and the client loses sync */
+	f->memlit = f->streaming;
 	return r;
 }
 

@@ -243,18 +243,22 @@ date_day(const char *s, size_t n, long *day)
 	return 0;
 }
 
-/* Does text key k look at field f?  top: the message's own header,
- * else one of a message/rfc822 part (BODY text, RFC 3501 6.4.4). */
+/* Does text key k look at field f?  top: 1 for the message's own
+ * header, 0 for one of a message/rfc822 part (BODY text, RFC 3501
+ * 6.4.4), HDR_PART for the MIME header of a body part: text of the
+ * message's body too, so TEXT sees it (as Dovecot's does: an
+ * attachment's file name, "Content-Disposition: inline"), BODY not. */
+#define HDR_PART	2
 static int
 wants_field(const struct search_key *k, const struct field *f, int top)
 {
 	switch (k->type) {
 	case K_HEADER:
-		return top && field_is(f, k->field);
+		return top == 1 && field_is(f, k->field);
 	case K_TEXT:
 		return 1;
 	case K_BODY:
-		return !top;
+		return top == 0;
 	default:
 		return 0;
 	}
@@ -597,6 +601,10 @@ walk(struct sctx *c, const struct mime_part *p, int top)
 		cs = mime_param_get(p->params, "charset");
 		if (read_block(c, p->hdr, p->body, &c->hdr) < 0 ||
 		    feed_fields(c, cs, 0) < 0)
+			return -1;
+	} else if (!top && p->body > p->hdr) {
+		if (read_block(c, p->hdr, p->body, &c->hdr) < 0 ||
+		    feed_fields(c, NULL, HDR_PART) < 0)
 			return -1;
 	}
 	if (p->flags & MIME_MULTIPART) {

@@ -76,6 +76,7 @@ static unsigned long kept_msgs;
 static void mb_step(void *arg);
 static void memo_note(const struct mailbox *mb);
 static int memo_restore(struct mailbox *mb);
+static unsigned long memo_validity(const struct mailbox *mb);
 static void trim_step(struct mailbox *mb);
 static void kept_store(struct mailbox *mb);
 static int kept_take(struct mailbox *mb, const struct stat *st);
@@ -506,7 +507,16 @@ assign_uids(struct mailbox *mb)
 	int i;
 
 	if (mb->uidvalidity == 0 && !memo_restore(mb)) {
+		unsigned long was = memo_validity(mb);
+
+		/* RFC 3501 2.3.1.1: UIDs that did not persist need a
+		 * UIDVALIDITY greater than the one a session may still
+		 * hold - time(NULL) alone repeats within the second (or
+		 * goes back with the clock), and a session would then
+		 * take the new UIDs for the old ones */
 		mb->uidvalidity = (unsigned long)time(NULL);
+		if (was != 0 && mb->uidvalidity <= was)
+			mb->uidvalidity = was + 1;
 		mb->uidnext = 1;
 		mb->base_dirty = 1;
 		for (i = 0; i < mb->n; i++)
@@ -582,6 +592,27 @@ memo_note(const struct mailbox *mb)
 	memos = m;
 }
 
+/* What we last knew of mb's UIDs, or NULL. */
+static const struct mb_memo *
+memo_find(const struct mailbox *mb)
+{
+	const struct mb_memo *m;
+
+	for (m = memos; m != NULL; m = m->next)
+		if (strcmp(m->path, mb->path) == 0)
+			return m;
+	return NULL;
+}
+
+/* The UIDVALIDITY we last knew for mb, or 0. */
+static unsigned long
+memo_validity(const struct mailbox *mb)
+{
+	const struct mb_memo *m = memo_find(mb);
+
+	return m != NULL ? m->uidvalidity : 0;
+}
+
 /* The file lost its base: may the UIDs it still has be kept? */
 static int
 memo_restore(struct mailbox *mb)
@@ -590,9 +621,7 @@ memo_restore(struct mailbox *mb)
 	unsigned long last = 0;
 	int i, zero = 0;
 
-	for (m = memos; m != NULL; m = m->next)
-		if (strcmp(m->path, mb->path) == 0)
-			break;
+	m = memo_find(mb);
 	if (m == NULL || mb->n == 0)
 		return 0;
 	for (i = 0; i < mb->n; i++) {
@@ -1110,65 +1139,122 @@ mb_put_meta(struct mailbox *mb, struct buf *b, const struct mb_msg *m,
 /* Offset in the recovery file of the mailbox byte at off. */
 #define SAVED(mb, off)	((mb)->pos + ((off) - (mb)->start))
 
-/* The From_ line and the new header of message cur, into b. */
-static int
-build_head(struct mailbox *mb, const struct mb_msg *m, struct buf *b)
-{
-	size_t flen = (size_t)(m->hdr - m->from);
-	size_t hlen = (size_t)(m->body - m->hdr), i, n;
-	int skip = 0;
-	char *h;
-
-	if (flen + hlen > HDR_MAX || (h = malloc(flen + hlen + 1)) == NULL)
-		return -1;
-	if (lseek(mb->rfd, SAVED(mb, m->from), SEEK_SET) < 0 ||
-	    read(mb->rfd, h, flen + hlen) != (ssize_t)(flen + hlen) ||
-	    buf_append(b, h, flen) < 0) {
-		free(h);
-		return -1;
-	}
-	for (i = flen; i < flen + hlen; i += n) {
-		const char *nl = memchr(h + i, '\n', flen + hlen - i);
-
-		n = nl != NULL ? (size_t)(nl - (h + i)) + 1 : flen + hlen - i;
-		if (h[i] == '\n' && n == 1)
-			break;			/* the blank line: ours go first */
-		if (h[i] != ' ' && h[i] != '\t')
-			skip = msg_header_is_ours(h + i, n);
-		if (!skip && buf_append(b, h + i, n) < 0) {
-			free(h);
-			return -1;
-		}
-	}
-	free(h);
-	if (b->len > 0 && b->data[b->len - 1] != '\n' &&
-	    buf_append(b, "\n", 1) < 0)
-		return -1;
-	i = b->len;		/* where our metadata lines start */
-	if (mb_put_meta(mb, b, m, mb->cur == mb->first_kept, 1) < 0 ||
-	    buf_append(b, "\n", 1) < 0)
-		return -1;
-	/* What the index will say of the rewritten message. */
-	mb->nmb = (unsigned long)(b->len - 1 - i);
-	mb->nml = count_lf(b->data + i, b->len - 1 - i);
-	mb->nhl = count_lf(b->data + flen, b->len - flen);
-	if (mb->cur == mb->first_kept) {
-		mb->base_written = 1;
-		mb->nbase_off = mb->wpos + (off_t)i;
-		mb->nbase_len = (unsigned long)((char *)memchr(b->data + i, '\n',
-		    b->len - i) - (b->data + i)) + 1;
-	}
-	return 0;
-}
-
 static int
 put_at(struct mailbox *mb, const char *p, size_t n)
 {
 	if (lseek(mb->fd, mb->wpos, SEEK_SET) < 0 ||
-	    write(mb->fd, p, n) != (ssize_t)n)
+	    write(mb->fd, p, n) != (ssize_t)n) {
+		if (errno == 0)
+			errno = ENOSPC;	/* a short write: the disk is full */
 		return -1;
+	}
 	mb->wpos += (off_t)n;
 	return 0;
+}
+
+/* How much of a header line is read to tell whether it is ours. */
+#define HEAD_LOOK	256
+
+/*
+ * Write the From_ line and the new header of message m at wpos: the
+ * header's lines without our metadata fields (and their continuation
+ * lines), then the metadata as it is now, then the header's blank line
+ * (LF or CRLF, as mboxparse.c reads it), added if it had none.  The old
+ * text is read from the recovery copy HDR_MAX bytes at a time, so any
+ * header fits (a message that lost its blank line is all header).
+ */
+static int
+write_head(struct mailbox *mb, const struct mb_msg *m)
+{
+	off_t at = m->from, hend = m->body;
+	struct buf b;
+	char *h;
+	size_t got, i, n;
+	ssize_t r;
+	int from_line = 1, lstart = 1, skip = 0, crlf = 0, done = 0;
+	int ok = 0;
+	char last = '\n';
+	unsigned long nhl = 0;	/* LFs written after the From_ line */
+
+	if ((h = malloc(HDR_MAX)) == NULL)
+		return -1;
+	buf_init(&b, 0);
+	while (at < hend && !done) {
+		got = hend - at < (off_t)HDR_MAX ? (size_t)(hend - at) :
+		    HDR_MAX;
+		errno = 0;
+		if (lseek(mb->rfd, SAVED(mb, at), SEEK_SET) < 0 ||
+		    (r = read(mb->rfd, h, got)) != (ssize_t)got) {
+			if (errno == 0)
+				errno = EIO;	/* the copy is shorter */
+			goto out;
+		}
+		for (i = 0; i < got && !done; i += n) {
+			const char *nl = memchr(h + i, '\n', got - i);
+
+			n = nl != NULL ? (size_t)(nl - (h + i)) + 1 : got - i;
+			if (lstart && !from_line && nl == NULL &&
+			    n < HEAD_LOOK && at + (off_t)got < hend && i > 0)
+				break;	/* read this line's start again */
+			if (lstart && !from_line &&
+			    ((n == 1 && h[i] == '\n') || (n == 2 &&
+			    h[i] == '\r' && h[i + 1] == '\n'))) {
+				crlf = n == 2;
+				done = 1;	/* the blank line */
+				break;
+			}
+			if (lstart && !from_line && h[i] != ' ' &&
+			    h[i] != '\t')
+				skip = msg_header_is_ours(h + i, n);
+			if (from_line || !skip) {
+				if (buf_append(&b, h + i, n) < 0)
+					goto out;
+				if (!from_line)
+					nhl += nl != NULL;
+				last = h[i + n - 1];
+			}
+			lstart = nl != NULL;
+			if (lstart)
+				from_line = 0;
+		}
+		at += (off_t)i;
+		if (b.len >= HDR_MAX) {
+			if (put_at(mb, b.data, b.len) < 0)
+				goto out;
+			buf_reset(&b);
+		}
+	}
+	/* a header cut short ends its line before ours come */
+	if (last != '\n') {
+		if (buf_append(&b, "\n", 1) < 0)
+			goto out;
+		nhl++;
+	}
+	if (b.len > 0 && put_at(mb, b.data, b.len) < 0)
+		goto out;
+	buf_reset(&b);
+	/* our metadata lines, then the blank line */
+	if (mb_put_meta(mb, &b, m, mb->cur == mb->first_kept, 1) < 0)
+		goto out;
+	mb->nmb = (unsigned long)b.len;
+	mb->nml = count_lf(b.data, b.len);
+	mb->nhl = nhl + mb->nml + 1;
+	if (mb->cur == mb->first_kept) {
+		const char *e = memchr(b.data, '\n', b.len);
+
+		mb->base_written = 1;
+		mb->nbase_off = mb->wpos;
+		mb->nbase_len = e != NULL ?
+		    (unsigned long)(e - b.data) + 1 : 0;
+	}
+	if (buf_append(&b, "\r\n" + !crlf, 2 - (size_t)!crlf) < 0 ||
+	    put_at(mb, b.data, b.len) < 0)
+		goto out;
+	ok = 1;
+out:
+	free(h);
+	buf_free(&b);
+	return ok ? 0 : -1;
 }
 
 /* One bounded piece of the rewrite; 1 more to do, 0 done, -1 error. */
@@ -1176,10 +1262,8 @@ static int
 rewrite_piece(struct mailbox *mb)
 {
 	struct mb_msg *m;
-	struct buf b;
 	off_t left;
 	size_t want;
-	int r;
 
 	while (mb->cur < mb->n && mb->msgs[mb->cur].deleted)
 		mb->cur++;
@@ -1188,11 +1272,8 @@ rewrite_piece(struct mailbox *mb)
 	m = &mb->msgs[mb->cur];
 	switch (mb->cphase) {
 	case 0:
-		buf_init(&b, 0);
 		mb->nf = mb->wpos;
-		r = build_head(mb, m, &b) == 0 && put_at(mb, b.data, b.len) == 0;
-		buf_free(&b);
-		if (!r)
+		if (write_head(mb, m) < 0)
 			return -1;
 		mb->nb = mb->wpos;
 		mb->cphase = 1;
@@ -1223,6 +1304,10 @@ rewrite_piece(struct mailbox *mb)
 		m->hdr_lines = mb->nhl;
 		m->meta_bytes = mb->nmb;
 		m->meta_lines = mb->nml;
+		/* build_head may have added the blank line a header had
+		 * not: the size clients see changes with it */
+		m->size = (unsigned long)(m->end - m->hdr) + m->hdr_lines +
+		    m->body_lines - m->meta_bytes - m->meta_lines;
 		m->uid_new = m->changed = 0;
 		mb->cphase = 0;
 		mb->cur++;

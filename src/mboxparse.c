@@ -13,7 +13,10 @@
  *
  * Rules, for the files other programs write:
  *   - a From_ line is a line that begins "From " at the start of the
- *     file or right after a blank line;
+ *     file, or right after a blank line and then holds a date (RFC 4155
+ *     "From sender date"; "From here on" after a blank line, which
+ *     mail.local does not quote, is body text, as for Dovecot, mutt
+ *     and mailx);
  *   - a blank line is "\n" or "\r\n" (files that went through a CRLF
  *     system; the \r otherwise stays part of its line and is counted);
  *   - the blank line before a From_ line separates messages and belongs
@@ -62,6 +65,8 @@ enum pstate {
 	PS_FROM,	/* in a From_ line */
 	PS_HDR,		/* in the header */
 	PS_BODY,	/* in a body, looking for blank lines and From_ */
+	PS_CAND,	/* in a body line after a blank line that begins
+			 * "From ": a From_ line if it holds a date */
 	PS_SKIP,	/* in a body whose Content-Length we trust */
 	PS_DONE,	/* end of file seen */
 	PS_FAIL		/* not an mbox, or msg() failed */
@@ -127,6 +132,7 @@ struct mboxp {
 	unsigned long	blank_nl;	/* LFs in the body before it */
 	unsigned long	nl;		/* LFs in the body so far */
 	off_t		skip;		/* PS_SKIP: body bytes left */
+	off_t		cand;		/* PS_CAND: where the line starts */
 };
 
 #define OFF(p, s)	((p)->coff + (off_t)((s) - (p)->cbuf))
@@ -353,8 +359,12 @@ field_kind(const char *l, size_t n, size_t *vstart)
 	}
 	if ((c = memchr(l, ':', n < 16 ? n : 16)) == NULL)
 		return FK_OTHER;
-	len = (size_t)(c - l);
-	*vstart = len + 1;
+	*vstart = (size_t)(c - l) + 1;
+	/* "Status :" (obsolete white space before the colon, RFC 5322
+	 * 4.5) is ours too: msg_header_is_ours() hides such lines */
+	for (len = (size_t)(c - l); len > 0 &&
+	    (l[len - 1] == ' ' || l[len - 1] == '\t'); len--)
+		;
 	for (i = 0; i < NELEM(fnames); i++)
 		if (fnames[i].len == len &&
 		    ascii_ncasecmp(l, fnames[i].name, len) == 0)
@@ -516,6 +526,19 @@ scan_start(struct mboxp *p, const char *s, const char *e)
 	return s;
 }
 
+/* The From_ line in p->line ends with the LF at q: the header next. */
+static const char *
+from_done(struct mboxp *p, const char *q)
+{
+	if (p->tline == p->nline)
+		p->m.date = mbox_from_date(p->line, p->nline);
+	p->m.hdr = OFF(p, q + 1);
+	p->nline = 0;
+	p->tline = 0;
+	p->state = PS_HDR;
+	return q + 1;
+}
+
 static const char *
 scan_from(struct mboxp *p, const char *s, const char *e)
 {
@@ -525,13 +548,7 @@ scan_from(struct mboxp *p, const char *s, const char *e)
 	line_add(p, s, (size_t)((q != NULL ? q + 1 : e) - s));
 	if (q == NULL)
 		return e;
-	if (p->tline == p->nline)
-		p->m.date = mbox_from_date(p->line, p->nline);
-	p->m.hdr = OFF(p, q + 1);
-	p->nline = 0;
-	p->tline = 0;
-	p->state = PS_HDR;
-	return q + 1;
+	return from_done(p, q);
 }
 
 static const char *
@@ -653,13 +670,47 @@ scan_body(struct mboxp *p, const char *s, const char *e)
 			continue;
 		}
 		if (p->lhead == 5) {
-			if (msg_end(p, p->blank_start, p->blank_nl) < 0)
-				return e;
-			msg_begin(p, OFF(p, s) - 5);
+			/* the rest of the line says whether it is one */
+			p->cand = OFF(p, s) - 5;
+			memcpy(p->line, "From ", 5);
+			p->nline = p->tline = 5;
+			p->state = PS_CAND;
 			return s;
 		}
 	}
 	return s;
+}
+
+/*
+ * A line after a blank line that begins "From ": with a date it is a
+ * From_ line and the next message begins (RFC 4155; Dovecot, mutt and
+ * mailx want the date too); without one ("From here on, ...", as
+ * mail.local leaves them unquoted) it is a line of the body.
+ */
+static const char *
+scan_cand(struct mboxp *p, const char *s, const char *e)
+{
+	const char *q;
+
+	q = memchr(s, '\n', (size_t)(e - s));
+	line_add(p, s, (size_t)((q != NULL ? q + 1 : e) - s));
+	if (q == NULL)
+		return e;
+	if (p->tline == p->nline && mbox_is_from_line(p->line, p->nline)) {
+		size_t n = p->nline;
+
+		if (msg_end(p, p->blank_start, p->blank_nl) < 0)
+			return e;
+		msg_begin(p, p->cand);	/* p->line is kept */
+		p->nline = p->tline = n;
+		return from_done(p, q);
+	}
+	p->nl++;
+	p->blank = 0;
+	p->lhead = 0;
+	p->nline = p->tline = 0;
+	p->state = PS_BODY;
+	return q + 1;
 }
 
 /* End of file: the last message ends here. */
@@ -692,6 +743,8 @@ finish(struct mboxp *p)
 			p->nl = p->blank_nl;
 		}
 		break;
+	case PS_CAND:
+		break;	/* "From ..." at the end without its LF: body */
 	case PS_SKIP:
 		break;	/* the file is shorter than it was */
 	default:
@@ -736,6 +789,9 @@ mboxp_feed(struct mboxp *p, off_t off, const char *buf, size_t len)
 			break;
 		case PS_BODY:
 			s = scan_body(p, s, e);
+			break;
+		case PS_CAND:
+			s = scan_cand(p, s, e);
 			break;
 		default:
 			s = e;
@@ -876,15 +932,21 @@ days_in_month(long y, long m)
 	return mdays[m - 1];
 }
 
-/* "Www Mmm dd hh:mm[:ss] [zone] yyyy [zone]" at the start of s. */
-static time_t
-date_at(const char *s, size_t len)
+/*
+ * "Www Mmm dd hh:mm[:ss] [zone] yyyy [zone]" at the start of s: 1 if it
+ * has that shape, with *when the time it names, or 0 where that is no
+ * time we can give (before 1970, a day the month does not have, past
+ * 2037 with a 32-bit time_t); 0 if it is no date at all.
+ */
+static int
+date_at(const char *s, size_t len, time_t *when)
 {
 	struct tok t[6];
 	long mon, day, secs, year, zone = 0, z;
 	int n, is_zone, yi;
 	time_t r;
 
+	*when = 0;
 	n = date_tokens(s, len, t, 6);
 	if (n < 5 || name3(&t[0], "SunMonTueWedThuFriSat") < 0 ||
 	    (mon = name3(&t[1], "JanFebMarAprMayJunJulAugSepOctNovDec")) < 0 ||
@@ -905,24 +967,28 @@ date_at(const char *s, size_t len)
 		if (is_zone)
 			zone = z;
 	}
-	/* time_t may be 32 bits: stay below 2038 there */
-	if ((year = tok_num(t[yi].s, t[yi].n, 4,
-	    sizeof(time_t) < 8 ? 2037 : 9999)) < 1970 ||
-	    day > days_in_month(year, mon + 1))
+	if ((year = tok_num(t[yi].s, t[yi].n, 4, 9999)) < 0)
 		return 0;
+	/* time_t may be 32 bits: stay below 2038 there */
+	if (year < 1970 || (sizeof(time_t) < 8 && year > 2037) ||
+	    day > days_in_month(year, mon + 1))
+		return 1;
 	r = (time_t)days_from_civil(year, mon + 1, day) * 86400 +
 	    (time_t)secs - (time_t)zone;
-	return r > 0 ? r : 0;
+	*when = r > 0 ? r : 0;
+	return 1;
 }
 
-time_t
-mbox_from_date(const char *line, size_t len)
+/* The first date after a blank in line: 1 and its time (or 0), or 0
+ * if there is none. */
+static int
+line_date(const char *line, size_t len, time_t *when)
 {
 	size_t i;
-	time_t t;
 
 	/* The sender may hold spaces (a quoted local part): try the date
 	 * after every blank, as Dovecot does, and take the first. */
+	*when = 0;
 	for (i = 0; i + 16 <= len; i++) {
 		if (i > 0 && line[i - 1] != ' ' && line[i - 1] != '\t')
 			continue;
@@ -932,8 +998,25 @@ mbox_from_date(const char *line, size_t len)
 		if (line[i + 3] != ' ' || !strchr("SMTWF", line[i]) ||
 		    line[i] == '\0')
 			continue;
-		if ((t = date_at(line + i, len - i)) != 0)
-			return t;
+		if (date_at(line + i, len - i, when))
+			return 1;
 	}
 	return 0;
+}
+
+time_t
+mbox_from_date(const char *line, size_t len)
+{
+	time_t t;
+
+	return line_date(line, len, &t) ? t : 0;
+}
+
+int
+mbox_is_from_line(const char *line, size_t len)
+{
+	time_t t;
+
+	return len >= 5 && memcmp(line, "From ", 5) == 0 &&
+	    line_date(line + 5, len - 5, &t);
 }

@@ -100,4 +100,11 @@ void mboxp_free(struct mboxp *p);
  * with optional zone); 0 if unreadable. */
 time_t mbox_from_date(const char *line, size_t len);
 
+/*
+ * Is line (len bytes, its LF may be included) a From_ line: "From ",
+ * a sender and a date in asctime form, as Dovecot, mutt and mailx
+ * require?  A body line such as "From here on ..." is not.
+ */
+int mbox_is_from_line(const char *line, size_t len);
+
 #endif

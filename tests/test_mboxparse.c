@@ -16,6 +16,7 @@
 #include "mboxparse.h"
 
 #define MAXMSG		64
+#define MBOXP_TEST_LONG	9000	/* over mboxparse.c's MBOXP_LINE_MAX */
 
 struct run {
 	struct mbox_msg	m[MAXMSG];
@@ -486,7 +487,7 @@ test_content_length(void)
 	CHECK(r.n == 2 && BODY(&r, 0, "") && HDR(&r, 0, "Content-Length: 0\n\n"));
 	/* wrong ones: fall back to From_ lines after blank lines */
 	d = "From a Sun Nov 22 04:14:00 2026\nContent-Length: 5\n\n"
-	    "x\n\nFrom y\nz\n";
+	    "x\n\nFrom y Sun Nov 22 04:16:00 2026\nz\n";
 	parse_str("content-length mid-line", d, &r);
 	CHECK(r.n == 2 && BODY(&r, 0, "x\n") && HDR(&r, 1, "z\n") &&
 	    BODY(&r, 1, ""));
@@ -495,17 +496,63 @@ test_content_length(void)
 	parse_str("content-length on From mid-line", d, &r);
 	CHECK(r.n == 1 && BODY(&r, 0, "xFrom y\n"));
 	d = "From a Sun Nov 22 04:14:00 2026\nContent-Length: 500\n\n"
-	    "x\n\nFrom y\nz\n";
+	    "x\n\nFrom y Sun Nov 22 04:16:00 2026\nz\n";
 	parse_str("content-length too big", d, &r);
 	CHECK(r.n == 2 && BODY(&r, 0, "x\n"));
 	d = "From a Sun Nov 22 04:14:00 2026\n"
-	    "Content-Length: 99999999999999999999999999\n\nx\n\nFrom y\nz\n";
+	    "Content-Length: 99999999999999999999999999\n\nx\n\n"
+	    "From y Sun Nov 22 04:16:00 2026\nz\n";
 	parse_str("content-length overflow", d, &r);
 	CHECK(r.n == 2 && BODY(&r, 0, "x\n") && r.m[0].meta_lines == 1);
 	d = "From a Sun Nov 22 04:14:00 2026\nContent-Length: 2x\n\n"
-	    "x\n\nFrom y\nz\n";
+	    "x\n\nFrom y Sun Nov 22 04:16:00 2026\nz\n";
 	parse_str("content-length junk", d, &r);
 	CHECK(r.n == 2 && BODY(&r, 0, "x\n"));
+}
+
+/* A line after a blank line that begins "From " starts a message only
+ * if it holds a date (RFC 4155; Dovecot, mutt, mailx). */
+static void
+test_from_date(void)
+{
+	static struct run r;
+	const char *d;
+
+	d = "From a Sun Nov 22 04:14:00 2026\n\nx\n\n"
+	    "From here on, please write to me\nat home.\n\n"
+	    "From y\nz\n\nFrom b Sun Nov 22 04:15:00 2026\n\ny\n";
+	parse_str("From without a date is body", d, &r);
+	CHECK(r.n == 2 && BODY(&r, 0, "x\n\nFrom here on, please write to "
+	    "me\nat home.\n\nFrom y\nz\n") && BODY(&r, 1, "y\n") &&
+	    r.m[0].body_lines == 7 && r.m[1].date == 1795320900L);
+	/* a date of the right shape that is no time_t still separates */
+	d = "From a Sun Nov 22 04:14:00 2026\n\nx\n\n"
+	    "From b Thu Jan  1 00:00:00 1970\n\ny\n\n"
+	    "From c Wed Feb 30 00:00:00 2022\n\nz\n";
+	parse_str("From_ with a date before 1970 or no such day", d, &r);
+	CHECK(r.n == 3 && BODY(&r, 1, "y\n") && r.m[1].date == 0 &&
+	    BODY(&r, 2, "z\n") && r.m[2].date == 0);
+	/* "From " at the end of the file without its LF: body */
+	d = "From a Sun Nov 22 04:14:00 2026\n\nx\n\nFrom b Sun Nov 22 "
+	    "04:15:00 2026";
+	parse_str("From_ without LF at EOF", d, &r);
+	CHECK(r.n == 1);
+	/* a From_ line longer than the parser keeps is body */
+	{
+		static char big[MBOXP_TEST_LONG + 200];
+
+		strcpy(big, "From a Sun Nov 22 04:14:00 2026\n\nx\n\nFrom ");
+		memset(big + strlen(big), 'q', MBOXP_TEST_LONG);
+		strcat(big, " Sun Nov 22 04:15:00 2026\n\ny\n");
+		parse_str("From_ line too long", big, &r);
+		CHECK(r.n == 1);
+	}
+	CHECK(mbox_is_from_line("From a Sun Nov 22 04:14:00 2026\n", 32));
+	d = "From \"a b\"@c Sun Nov 22 04:14 2026";
+	CHECK(mbox_is_from_line(d, strlen(d)));
+	CHECK(!mbox_is_from_line("From here on, please", 20));
+	CHECK(!mbox_is_from_line(">From a Sun Nov 22 04:14:00 2026", 32));
+	CHECK(!mbox_is_from_line("From a Sun Nov 22 2026", 22));
 }
 
 static void
@@ -884,6 +931,7 @@ main(void)
 	test_content_length();
 	test_failures();
 	test_dates();
+	test_from_date();
 	test_random();
 	test_solaris();
 	test_mutt();
