@@ -30,6 +30,8 @@
 
 struct conn *conn_list;
 int conn_count;
+int conn_dead;
+void (*conn_on_close)(const struct conn *c);
 void (*conn_on_free)(struct conn *c);
 
 static unsigned long conn_ids;
@@ -114,6 +116,8 @@ conn_free(struct conn *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	conn_count--;
+	if (c->flags & CONN_DEAD)
+		conn_dead--;
 	buf_free(&c->in);
 	buf_free(&c->out);
 	if (conn_on_free != NULL)
@@ -154,6 +158,12 @@ conn_abort(struct conn *c, const char *why)
 	if (c->wfd != c->rfd)
 		close(c->wfd);
 	c->flags |= CONN_DEAD;
+	/* The client may see the close and connect again before the free
+	 * (the next turn, whose accepts come before its timers): the slot
+	 * is given back now. */
+	conn_dead++;
+	if (conn_on_close != NULL)
+		conn_on_close(c);
 	ev_timer_del(&c->timer);
 	/* Freed from the loop, once no caller up the stack can use it. */
 	if (ev_timer_set(&c->kick, 0) < 0)

@@ -89,12 +89,18 @@ int conn_send_file(struct conn *c, int fd, off_t off, off_t len,
 
 void conn_set_timeout(struct conn *c, int secs);
 
-/* Every live connection, and how many there are. */
+/* Every connection not yet freed, and how many there are; conn_dead of
+ * them are closed already and only wait to be freed (one loop turn). */
 extern struct conn *conn_list;
 extern int conn_count;
+extern int conn_dead;
 /* Ask every session to stop (SIGTERM). */
 void conn_shutdown_all(void);
-/* Called when a connection is freed (net.c counts per address). */
+/* Called when a connection's socket is closed: its slot is free from
+ * then on, although the struct lives one turn longer (net.c counts per
+ * address). */
+extern void (*conn_on_close)(const struct conn *c);
+/* Called when a connection is freed. */
 extern void (*conn_on_free)(struct conn *c);
 
 #endif

@@ -181,7 +181,7 @@ on_term(int sig)
 static void
 conn_freed(struct conn *c)
 {
-	net_conn_freed(c);
+	(void)c;
 	if ((stopping || inetd_proto != NULL) && conn_count == 0)
 		(void)ev_timer_set(&drain, 0);
 }
@@ -347,6 +347,7 @@ main(int argc, char **argv)
 	if (ev_init() < 0)
 		fatal("cannot start the event loop: %s", strerror(errno));
 	setup_signals();
+	conn_on_close = net_conn_freed;
 	conn_on_free = conn_freed;
 	if (inetd_proto != NULL) {
 		run_inetd();

@@ -220,7 +220,8 @@ accept_one(struct listener *l, int fd)
 		close(fd);
 		return;
 	}
-	if (fd >= FD_SETSIZE || conn_count >= config->max_connections) {
+	if (fd >= FD_SETSIZE ||
+	    conn_count - conn_dead >= config->max_connections) {
 		refuse(fd, l->proto, peer, "too many connections");
 		return;
 	}

@@ -2055,7 +2055,8 @@ def _():
         logout(M)
     finally:
         stop_process(proc)
-    time.sleep(0.3)
+    # a session process may still be finishing after its client saw BYE
+    wait_until(lambda: not processes_with(s.dir), 10, 0.1)
     left = processes_with(s.dir)
     check(not left, "yubind -i processes left: %r" % left)
 

@@ -79,7 +79,7 @@ def _():
         fail("no inetd running")
     stop_process(proc)
     # the session processes it started are gone (each exits after QUIT)
-    time.sleep(0.2)
+    wait_until(lambda: not processes_with(STATE["sb"].dir), 10, 0.1)
     left = processes_with(STATE["sb"].dir)
     check(not left, "yubind -i processes left running: %r" % left)
 

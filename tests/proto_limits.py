@@ -31,6 +31,26 @@ def healthy(s, proto):
     c.quit(proto)
 
 
+def greet_when_freed(port, proto, timeout=10.0):
+    """Greet on a fresh connection, trying again while it is refused: a
+    slot that a client gave up by closing its end is free only once the
+    daemon has seen that close, which under load takes a moment."""
+    end = time.monotonic() + timeout
+    while True:
+        c = Client(port)
+        ln = c.readline()
+        text = ln.decode("latin-1").rstrip("\r\n")
+        if ln.endswith(b"\r\n") and re.fullmatch(PROTO[proto].greeting,
+                                                 text):
+            return c
+        c.close()
+        if not re.fullmatch(PROTO[proto].refusal, text) or \
+                time.monotonic() >= end:
+            fail("want the %s greeting once a slot is free, got %r" %
+                 (proto, ln))
+        time.sleep(0.05)
+
+
 # a NOOP for IMAP with a tag that tells the replies apart
 NOOP = {"smtp": ("NOOP", r"250 2\.0\.0 .*"),
         "pop3": ("NOOP", r"\+OK( .*)?"),
@@ -280,9 +300,8 @@ def _():
         c.expect(PROTO[p].refusal)
         c.expect_close()
         c.close()
-    # a slot freed is usable again
+    # a slot freed is usable again, as soon as the server has closed
     held.pop().quit("imap")
-    time.sleep(0.2)
     c = greet(s.port("pop3"), "pop3")
     c.noop("pop3")
     c.close()
@@ -320,14 +339,35 @@ def _():
             x.noop(p)
     for x in a:
         x.close()
-    time.sleep(0.3)
-    c = greet(s.port("imap"), "imap")   # slot of 127.0.0.1 freed
+    c = greet_when_freed(s.port("imap"), "imap")   # slot of 127.0.0.1 freed
     c.quit("imap")
     for x in b:
         x.close()
     n = s.wait_fd_count(base)
     check(n is None or n == base, "%s descriptors open at the end, "
           "baseline %d" % (n, base))
+    check(s.stop() == 0, "exit code after SIGTERM")
+
+
+@case("max_connections 1: the slot is free as soon as the server has "
+      "closed (QUIT, then connect again at once, 2000 times)")
+def _():
+    s = Sandbox(conf="max_connections 1\nmax_connections_per_ip 1\n"
+                     "log_level info\n")
+    refused = []
+    for i in range(2000):
+        c = Client(s.port("pop3"))
+        ln = c.readline()
+        if not re.fullmatch(PROTO["pop3"].greeting,
+                            ln.decode("latin-1").rstrip("\r\n")):
+            refused.append((i, ln))
+            c.close()
+            time.sleep(0.05)        # let the old one go, then go on
+            continue
+        c.quit("pop3")
+    check(not refused, "%d of 2000 connections made right after the "
+          "server closed the last one were refused, e.g. %r" %
+          (len(refused), refused[:3]))
     check(s.stop() == 0, "exit code after SIGTERM")
 
 

@@ -240,6 +240,22 @@ def env_lines(sb, qid):
         "latin-1").splitlines()
 
 
+def wait_env_tries(sb, qid, tries=1, timeout=WAIT):
+    """Wait until every R line of the envelope qid counts at least tries
+    failed tries.  The daemon logs status=deferred first and writes the
+    envelope (fsync, rename) after it, so what the envelope, and mailq,
+    says can lag the log line.  Returns the R lines, split in words."""
+    got = [[]]
+
+    def ok():
+        got[0] = [ln.split(" ") for ln in env_lines(sb, qid)
+                  if ln.startswith("R ")]
+        return got[0] and all(len(r) >= 5 and r[3].isdigit() and
+                              int(r[3]) >= tries for r in got[0])
+    wait_until(ok, timeout, 0.05)
+    return got[0]
+
+
 # ------------------------------------------------------------ cases
 
 BODY1 = ("..leading dot becomes one dot\n.\n..\n...\n"
@@ -304,6 +320,8 @@ def _():
               "deferred line does not say why: %r" % d[0].group(0))
     ids = queue_ids(a)
     check(len(ids) == 1, "A's queue: %r, want one message" % ids)
+    if ids:
+        wait_env_tries(a, ids[0])
     code, out, err = sendmail_run(a, ["-bp"])
     check(code == 0, "mailq exit %d: %r" % (code, err))
     check("<user@b.test>" in out and "<alice@a.test>" in out,
@@ -400,14 +418,13 @@ def _():
           (fake.rcpt_count("user@b.test"), len(fake.delivered())))
     ids = queue_ids(a)
     check(len(ids) == 1, "A's queue %r, want one message" % ids)
+    # first retry after 60 s: the envelope's R line (queue.c: R TYPE
+    # STATE TRIES NEXT ...) says when
+    rl = wait_env_tries(a, ids[0]) if ids else []
     code, out, err = sendmail_run(a, ["-bp"])
     check("451 4.3.0 Try again later" in out and "<user@b.test>" in out,
           "mailq does not show the recipient's last reply: %r" % out)
-    # first retry after 60 s: the envelope's R line (queue.c: R TYPE
-    # STATE TRIES NEXT ...) says when
     if ids:
-        rl = [ln.split(" ") for ln in env_lines(a, ids[0])
-              if ln.startswith("R ")]
         if check(len(rl) == 1 and len(rl[0]) >= 5, "R lines %r" % rl):
             nxt = int(rl[0][4])
             check(int(rl[0][3]) == 1, "tries %s, want 1" % rl[0][3])

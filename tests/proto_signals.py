@@ -135,8 +135,12 @@ def _():
     sb = Sandbox()
     old = dict(sb.ports)
     c = greet(sb.port("pop3"), "pop3")
+    n0 = sb.stderr_text().count("reloading ")
     sb.signal(signal.SIGHUP)
-    time.sleep(1.0)
+    check(wait_until(lambda: not sb.alive() or
+                     sb.stderr_text().count("reloading ") > n0, 10),
+          "no 'reloading' logged within 10 s of SIGHUP")
+    time.sleep(0.2)                 # the reload finishes in the same turn
     check(sb.alive(), "daemon died on SIGHUP")
     new = sb.wait_ports(timeout=3)
     check(new == old, "listeners changed on a reload of the same "
@@ -155,7 +159,9 @@ def _():
     c = greet(sb.port("imap"), "imap")
     sb.write_conf("hostname x.example\nno_such_key 1\nimap_listen\n")
     sb.signal(signal.SIGHUP)
-    time.sleep(1.0)
+    # the reload is over when it says so (a fixed sleep may be too short)
+    wait_until(lambda: not sb.alive() or "configuration not reloaded" in
+               sb.stderr_text(), 10)
     if not sb.alive():
         fail("daemon exited (%s) on SIGHUP with a bad config" %
              sb.proc.returncode)
