@@ -568,19 +568,7 @@ class Strace:
                 argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=err, close_fds=True))
 
-        def attached():
-            if self.proc.poll() is not None:
-                return True
-            try:
-                with open("/proc/%d/status" % pid) as f:
-                    m = re.search(r"^TracerPid:\s*([0-9]+)", f.read(), re.M)
-            except OSError:
-                return True             # the daemon is gone
-            return m is not None and int(m.group(1)) == self.proc.pid
-        if not os.path.isdir("/proc/%d" % os.getpid()):
-            time.sleep(0.5)             # no /proc: give it time
-        elif not wait_until(attached, 10, 0.01):
-            fail("strace did not attach to %d within 10 s" % pid)
+        wait_traced(self.proc, pid)
         if self.proc.poll() is not None:
             fail("strace exited with %s: %s" % (
                 self.proc.returncode, (read_bytes(os.path.join(

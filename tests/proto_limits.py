@@ -163,8 +163,8 @@ for _p in PROTOS:
             c = greet(s.port(proto), proto)
             cmd, ok = NOOP[proto]
             t0 = time.monotonic()
-            for i in range(4):       # 4 x 1.2 s > the 2 s timeout
-                time.sleep(1.2)
+            for i in range(5):       # 5 x 1.0 s > the 2 s timeout
+                time.sleep(1.0)
                 c.send(cmd)
                 c.expect(ok)
             t1 = time.monotonic()

@@ -59,18 +59,7 @@ def imap_all(s, user, items="(UID RFC822.SIZE BODY.PEEK[] BODY.PEEK[TEXT])",
 def strip_meta(text):
     """A stored message (bytes after the From_ line) without our
     metadata header lines and without trailing blank lines."""
-    i = text.find(b"\n\n")
-    head, body = (text, b"") if i < 0 else (text[:i + 1], text[i + 1:])
-    keep, drop = [], False
-    for ln in head.split(b"\n")[:-1]:
-        if ln[:1] in (b" ", b"\t"):
-            if not drop:
-                keep.append(ln)
-            continue
-        drop = ln.split(b":", 1)[0].strip().lower() in POP3_META
-        if not drop:
-            keep.append(ln)
-    return (b"".join(ln + b"\n" for ln in keep) + body).rstrip(b"\n")
+    return meta_stripped(text).rstrip(b"\n")
 
 
 # ------------------------------------------------------------ CRLF spool

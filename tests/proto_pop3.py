@@ -212,7 +212,7 @@ def _():
     c3, g3 = pop3_greet(port())
     pop3_cmd(c3, "NOOP")
     dt = time.monotonic() - t1
-    check(dt < 1.0, "another login + STAT + greeting + NOOP took %.2f s "
+    check(dt < 1.5, "another login + STAT + greeting + NOOP took %.2f s "
           "during a failure delay" % dt)
     check(quiet_for(c1, 0.5), "failed PASS answered early: %r" % c1.buf)
     pop3_cmd(c1, None, RE_AUTH_FAIL, timeout=15)
@@ -667,7 +667,7 @@ def _():
     for how in ("user", "apop", "cram"):
         t0 = time.monotonic()
         c2, r = pop3_login(port(), u, pw, how, want=r"-ERR \[IN-USE\].*")
-        check(time.monotonic() - t0 < 1.0, "[IN-USE] after %.2f s" %
+        check(time.monotonic() - t0 < 2.0, "[IN-USE] after %.2f s" %
               (time.monotonic() - t0))
         pop3_cmd(c2, "STAT", POP3_ERR)       # still not logged in
         if how == "user":
@@ -827,7 +827,7 @@ def _():
     c2, g = pop3_greet(port())
     pop3_cmd(c2, "NOOP")
     dt = time.monotonic() - t0
-    check(dt < 0.5, "greeting+NOOP took %.2f s during a big RETR" % dt)
+    check(dt < 3.0, "greeting+NOOP took %.2f s during a big RETR" % dt)
     c2.quit("pop3")
     data = pop3_unstuff(pop3_read_multi(c, timeout=60))
     check(int(m.group(1)) == len(data), "announced %s, got %d" %

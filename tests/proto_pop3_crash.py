@@ -254,25 +254,6 @@ def strace_path():
     return shutil.which("strace")
 
 
-def wait_traced(st, pid):
-    """Wait until strace (the Popen st) has attached to pid: TracerPid in
-    /proc/PID/status, as imaptest.Strace does.  A fixed sleep is too
-    short under load, and then the QUIT runs untraced."""
-    def attached():
-        if st.poll() is not None:
-            return True
-        try:
-            with open("/proc/%d/status" % pid) as f:
-                m = re.search(r"^TracerPid:\s*([0-9]+)", f.read(), re.M)
-        except OSError:
-            return True             # the daemon is gone
-        return m is not None and int(m.group(1)) == st.pid
-    if not os.path.isdir("/proc/%d" % os.getpid()):
-        time.sleep(0.5)             # no /proc: give it time
-    elif not wait_until(attached, 10, 0.01):
-        fail("strace did not attach to %d within 10 s" % pid)
-
-
 def strace_kill_run(s, syscall, nth, label, deliver=False):
     """Attach strace to the daemon for the QUIT, killing it at the
     nth call of syscall on the mailbox or the recovery file.  Returns

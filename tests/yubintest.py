@@ -840,6 +840,28 @@ def open_many(port, n, timeout=30.0, source=None, inflight=100, settle=1.0):
     return lines, out
 
 
+def wait_traced(st, pid):
+    """Wait until strace (the Popen st) has attached to pid: TracerPid in
+    /proc/PID/status, before the traced work starts.  A fixed sleep is too
+    short under load, and then the QUIT runs untraced."""
+    def attached():
+        if st.poll() is not None:
+            return True
+        try:
+            with open("/proc/%d/status" % pid) as f:
+                m = re.search(r"^TracerPid:\s*([0-9]+)", f.read(), re.M)
+        except OSError:
+            return True             # the daemon is gone
+        return m is not None and int(m.group(1)) == st.pid
+    if not os.path.isdir("/proc/%d" % os.getpid()):
+        time.sleep(0.5)             # no /proc: give it time
+    elif not wait_until(attached, 10, 0.01):
+        fail("strace did not attach to %d within 10 s" % pid)
+
+
+__all__.append("wait_traced")
+
+
 def free_port():
     """A loopback TCP port that was free a moment ago."""
     s = socket.socket()
@@ -1248,6 +1270,16 @@ def pop3_form(text):
         text = text.encode("latin-1")
     if not text.endswith(b"\n"):
         text += b"\n"
+    return meta_stripped(text).replace(b"\n", b"\r\n")
+
+
+__all__.append("meta_stripped")
+
+
+def meta_stripped(text):
+    """A stored message (bytes after the From_ line, LF line ends)
+    without the metadata header lines (and their continuation lines)
+    that yubind hides from clients."""
     i = text.find(b"\n\n")
     head, body = (text, b"") if i < 0 else (text[:i + 1], text[i + 1:])
     keep, drop = [], False
@@ -1260,8 +1292,7 @@ def pop3_form(text):
         drop = name in POP3_META
         if not drop:
             keep.append(ln)
-    out = b"".join(ln + b"\n" for ln in keep) + body
-    return out.replace(b"\n", b"\r\n")
+    return b"".join(ln + b"\n" for ln in keep) + body
 
 
 def pop3_top_form(text, n):
