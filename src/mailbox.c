@@ -426,6 +426,23 @@ peek(void *arg, off_t off, char *buf, size_t len)
 	return (long)n;
 }
 
+/*
+ * The size of a message as clients get it: every LF as CRLF, without
+ * our metadata lines -- except in a header over HDR_MAX, which POP3 and
+ * IMAP send as it stands (mailbox_text_open, put_header), so that the
+ * size they announce is always the size they send.
+ */
+static unsigned long
+client_size(const struct mb_msg *m)
+{
+	unsigned long size = (unsigned long)(m->end - m->hdr) + m->hdr_lines +
+	    m->body_lines;
+
+	if ((unsigned long)(m->body - m->hdr) <= HDR_MAX)
+		size -= m->meta_bytes + m->meta_lines;
+	return size;
+}
+
 static int
 add_msg(void *arg, const struct mbox_msg *m)
 {
@@ -476,8 +493,7 @@ add_msg(void *arg, const struct mbox_msg *m)
 	x->body_lines = m->body_lines;
 	x->meta_bytes = m->meta_bytes;
 	x->meta_lines = m->meta_lines;
-	x->size = (unsigned long)(m->end - m->hdr) + m->hdr_lines +
-	    m->body_lines - m->meta_bytes - m->meta_lines;
+	x->size = client_size(x);
 	x->uid = m->uid;
 	x->date = m->date;
 	x->flags = m->flags;
@@ -1304,10 +1320,9 @@ rewrite_piece(struct mailbox *mb)
 		m->hdr_lines = mb->nhl;
 		m->meta_bytes = mb->nmb;
 		m->meta_lines = mb->nml;
-		/* build_head may have added the blank line a header had
+		/* write_head may have added the blank line a header had
 		 * not: the size clients see changes with it */
-		m->size = (unsigned long)(m->end - m->hdr) + m->hdr_lines +
-		    m->body_lines - m->meta_bytes - m->meta_lines;
+		m->size = client_size(m);
 		m->uid_new = m->changed = 0;
 		mb->cphase = 0;
 		mb->cur++;

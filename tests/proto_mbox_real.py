@@ -189,7 +189,7 @@ NO_BLANK = (fl(2) + b"From: u2@example.org\nSubject: msg 2\n" +
 
 @case("a header over 256 KB (one long line, or no blank line at all) "
       "between normal messages: QUIT works, UIDLs stay, DELE 1 rewrites "
-      "the file with the others intact")
+      "the file with the others intact; sizes announced are sizes sent")
 def _():
     for what, mid in (("a 300 KB header line", plain(2, BIG_LINE)),
                       ("no blank line", NO_BLANK)):
@@ -229,6 +229,19 @@ def _():
         check(after == {1: uidls[0].get(2), 2: uidls[0].get(3)},
               "%s: UIDL after DELE 1 %r, before %r" % (what, after,
                                                         uidls[0]))
+        # the big header now carries our metadata: still no size differs
+        sizes, _, msgs = pop3_all(sb(), u)
+        for i, (octets, text) in msgs.items():
+            check(sizes.get(i) == octets == len(text),
+                  "%s: message %d: LIST %s, RETR says %s, sends %d" %
+                  (what, i, sizes.get(i), octets, len(text)))
+        _, r = imap_all(sb(), u)
+        for i, m in enumerate(r):
+            check(int(m.get("RFC822.SIZE", -1)) == len(m.get("BODY[]") or
+                                                       b""),
+                  "%s: IMAP message %d: RFC822.SIZE %s, BODY[] %d octets" %
+                  (what, i + 1, m.get("RFC822.SIZE"),
+                   len(m.get("BODY[]") or b"")))
 
 
 # ------------------------------------------------------------ From here on
