@@ -496,6 +496,7 @@ add_msg(void *arg, const struct mbox_msg *m)
 	x->size = client_size(x);
 	x->uid = m->uid;
 	x->date = m->date;
+	x->nolf = (unsigned char)m->nolf;
 	x->flags = m->flags;
 	if ((m->uidl[0] != '\0' && (x->uidl = malloc(strlen(m->uidl) + 1)) ==
 	    NULL) || (m->keywords[0] != '\0' &&

@@ -31,6 +31,7 @@ struct mb_msg {
 	unsigned char	uid_new;	/* UID assigned now: write X-UID */
 	unsigned char	changed;	/* flags changed: rewrite the header */
 	unsigned char	deleted;	/* remove at commit */
+	unsigned char	nolf;		/* the text does not end in LF */
 	char		*uidl;		/* qpopper's X-UIDL, or NULL */
 	char		*keywords;	/* X-Keywords value, or NULL */
 };

@@ -133,6 +133,7 @@ struct mboxp {
 	unsigned long	nl;		/* LFs in the body so far */
 	off_t		skip;		/* PS_SKIP: body bytes left */
 	off_t		cand;		/* PS_CAND: where the line starts */
+	int		lastc;		/* the last byte fed */
 };
 
 #define OFF(p, s)	((p)->coff + (off_t)((s) - (p)->cbuf))
@@ -718,6 +719,7 @@ static int
 finish(struct mboxp *p)
 {
 	off_t eof = p->pos;
+	int hidden = 0;
 
 	switch (p->state) {
 	case PS_START:
@@ -731,9 +733,12 @@ finish(struct mboxp *p)
 		p->m.hdr = p->m.body = eof;
 		break;
 	case PS_HDR:
-		if (p->tline > 0)
+		if (p->tline > 0) {
 			hdr_line(p, p->line, p->nline, p->tline,
 			    p->lineoff, 0);
+			/* a metadata line is not sent: nor is its end */
+			hidden = p->cur != FK_OTHER && p->cur != FK_SUBJECT;
+		}
 		p->m.body = eof;
 		break;
 	case PS_BODY:
@@ -750,6 +755,9 @@ finish(struct mboxp *p)
 	default:
 		return -1;
 	}
+	/* a last line without its LF: POP3 ends it with CRLF on the wire */
+	p->m.nolf = eof == p->pos && eof > p->m.hdr && p->lastc != '\n' &&
+	    !hidden;
 	if (msg_end(p, eof, p->nl) < 0)
 		return -1;
 	p->state = PS_DONE;
@@ -769,6 +777,7 @@ mboxp_feed(struct mboxp *p, off_t off, const char *buf, size_t len)
 		return -1;
 	if (len > LONG_MAX)
 		len = LONG_MAX;
+	p->lastc = (unsigned char)buf[len - 1];
 	p->cbuf = buf;
 	p->coff = off;
 	s = buf;

@@ -55,6 +55,8 @@ struct mbox_msg {
 	unsigned	flags;		/* MF_* */
 	char		uidl[72];	/* X-UIDL value ("" if none) */
 	int		pseudo;		/* UW's X-IMAP pseudo-message */
+	int		nolf;		/* its last line has no LF (the
+					 * end of the file) */
 	struct mbox_field status, xstatus, xkeywords, xuid, ximapbase;
 	/* X-Keywords value, in file order, space-separated ("" if none);
 	 * bounded: longer lists are cut at a word boundary and cut is set */

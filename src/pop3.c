@@ -81,6 +81,17 @@ static void pop3_noop(struct pop3_sess *, char *);
 static void pop3_rset(struct pop3_sess *, char *);
 static void pop3_uidl(struct pop3_sess *, char *);
 
+/*
+ * RFC 1939 LIST: "the exact size of the message", which is what RETR
+ * sends: a last line without LF at the end of the file is ended with
+ * CRLF there, so that the terminating "." has a line of its own.
+ */
+static unsigned long
+pop3_size(const struct mb_msg *m)
+{
+	return m->size + (m->nolf ? 2UL : 0UL);
+}
+
 static const struct pop3_cmd pop3_cmds[] = {
 	{ "USER", P_AUTH, pop3_user },
 	{ "PASS", P_AUTH, pop3_pass },
@@ -217,7 +228,7 @@ opened(void *arg, int status, struct mailbox *mb)
 	}
 	n = mailbox_count(mb);
 	for (i = 0; i < n; i++)
-		total += mailbox_msg(mb, i)->size;
+		total += pop3_size(mailbox_msg(mb, i));
 	log_info("pop3[%lu] %s: %s logged in, %d messages (%lu octets)",
 	    s->c->id, s->c->peer, s->u.name, n, total);
 	set_state(s, P_TRANS);
@@ -423,7 +434,7 @@ pop3_stat(struct pop3_sess *s, char *arg)
 	for (i = 0; i < mailbox_count(s->mb); i++)
 		if (!mailbox_msg(s->mb, i)->deleted) {
 			n++;
-			total += mailbox_msg(s->mb, i)->size;
+			total += pop3_size(mailbox_msg(s->mb, i));
 		}
 	conn_printf(s->c, "+OK %d %lu\r\n", n, total);
 }
@@ -436,13 +447,13 @@ pop3_list(struct pop3_sess *s, char *arg)
 
 	if (*arg != '\0') {
 		if ((m = msg_arg(s, arg, &i)) != NULL)
-			conn_printf(s->c, "+OK %d %lu\r\n", i + 1, m->size);
+			conn_printf(s->c, "+OK %d %lu\r\n", i + 1, pop3_size(m));
 		return;
 	}
 	conn_puts(s->c, "+OK scan listing follows\r\n");
 	for (i = 0; i < mailbox_count(s->mb); i++)
 		if (!(m = mailbox_msg(s->mb, i))->deleted)
-			conn_printf(s->c, "%d %lu\r\n", i + 1, m->size);
+			conn_printf(s->c, "%d %lu\r\n", i + 1, pop3_size(m));
 	conn_puts(s->c, ".\r\n");
 }
 
@@ -491,7 +502,7 @@ send_msg(struct pop3_sess *s, int i, long lines)
 	struct mb_msg *m = mailbox_msg(s->mb, i);
 
 	if (lines < 0) {
-		conn_printf(s->c, "+OK %lu octets\r\n", m->size);
+		conn_printf(s->c, "+OK %lu octets\r\n", pop3_size(m));
 		/* so that mailx shows it as read (Status: RO) */
 		if ((m->flags & (MF_SEEN | MF_OLD)) != (MF_SEEN | MF_OLD)) {
 			m->flags |= MF_SEEN | MF_OLD;

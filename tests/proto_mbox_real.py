@@ -244,6 +244,32 @@ def _():
                    len(m.get("BODY[]") or b"")))
 
 
+@case("the last message without a final newline: LIST and STAT count the "
+      "CRLF that RETR ends it with; IMAP sends it as it is, RFC822.SIZE "
+      "the same")
+def _():
+    u, _ = new_user()
+    mbox_install(sb(), u, plain(1) + b"\n" + fl(2) +
+                 b"Subject: two\n\nlast line, no newline")
+    sizes, _, msgs = pop3_all(sb(), u)
+    for i, (octets, text) in msgs.items():
+        check(sizes.get(i) == octets == len(text),
+              "message %d: LIST %s, RETR says %s, sends %d" %
+              (i, sizes.get(i), octets, len(text)))
+    check(msgs[2][1].endswith(b"no newline\r\n"), "RETR 2 %r" % msgs[2][1])
+    c, n = pop3_session(sb(), u)
+    r = pop3_cmd(c, "STAT", r"\+OK 2 ([0-9]+)")
+    pop3_quit(c)
+    check(int(r.split()[2]) == sum(len(t) for _, t in msgs.values()),
+          "STAT %r, RETR sent %d" % (r, sum(len(t) for _, t in
+                                            msgs.values())))
+    _, r = imap_all(sb(), u)
+    for i, m in enumerate(r):
+        check(int(m.get("RFC822.SIZE", -1)) == len(m.get("BODY[]") or b""),
+              "IMAP message %d: RFC822.SIZE %s, BODY[] %d octets" %
+              (i + 1, m.get("RFC822.SIZE"), len(m.get("BODY[]") or b"")))
+
+
 # ------------------------------------------------------------ From here on
 
 FROM_HERE = b"From here on, please write to me at my new address."

@@ -532,6 +532,24 @@ test_from_date(void)
 	parse_str("From_ with a date before 1970 or no such day", d, &r);
 	CHECK(r.n == 3 && BODY(&r, 1, "y\n") && r.m[1].date == 0 &&
 	    BODY(&r, 2, "z\n") && r.m[2].date == 0);
+	/* a last line without LF is flagged (POP3 adds CRLF to it) */
+	d = "From a Sun Nov 22 04:14:00 2026\n\nx\n\n"
+	    "From b Sun Nov 22 04:15:00 2026\nS: 1\n\nlast";
+	parse_str("no LF at the end", d, &r);
+	CHECK(r.n == 2 && !r.m[0].nolf && r.m[1].nolf &&
+	    BODY(&r, 1, "last"));
+	d = "From a Sun Nov 22 04:14:00 2026\nS: 1";
+	parse_str("header without LF at the end", d, &r);
+	CHECK(r.n == 1 && r.m[0].nolf);
+	d = "From a Sun Nov 22 04:14:00 2026\nS: 1\nX-UID: 7";
+	parse_str("hidden header line without LF at the end", d, &r);
+	CHECK(r.n == 1 && !r.m[0].nolf);
+	d = "From a Sun Nov 22 04:14:00 2026\nS: 1\n\nx\n\n";
+	parse_str("LF at the end", d, &r);
+	CHECK(r.n == 1 && !r.m[0].nolf);
+	d = "From a Sun Nov 22 04:14:00 2026";
+	parse_str("From_ line only", d, &r);
+	CHECK(r.n == 1 && !r.m[0].nolf);
 	/* "From " at the end of the file without its LF: body */
 	d = "From a Sun Nov 22 04:14:00 2026\n\nx\n\nFrom b Sun Nov 22 "
 	    "04:15:00 2026";
