@@ -1264,7 +1264,7 @@ write_head(struct mailbox *mb, const struct mb_msg *m)
 		mb->nbase_len = e != NULL ?
 		    (unsigned long)(e - b.data) + 1 : 0;
 	}
-	if (buf_append(&b, "\r\n" + !crlf, 2 - (size_t)!crlf) < 0 ||
+	if (buf_append(&b, crlf ? "\r\n" : "\n", crlf ? 2 : 1) < 0 ||
 	    put_at(mb, b.data, b.len) < 0)
 		goto out;
 	ok = 1;
