@@ -474,6 +474,14 @@ conn_progress(struct conn *c)
 	if (c->flags & CONN_DEAD)
 		return;
 	if ((c->flags & CONN_EOF) && !(c->flags & (CONN_HELD | CONN_CLOSING))
+	    && c->fill == NULL && c->want_bytes > 0 && buf_used(&c->in) == 0) {
+		/* Gone in the middle of a literal: the rest never comes,
+		 * and the session (an APPEND's spool file) must not wait
+		 * for the idle timeout. */
+		conn_abort(c, "client closed the connection in a literal");
+		return;
+	}
+	if ((c->flags & CONN_EOF) && !(c->flags & (CONN_HELD | CONN_CLOSING))
 	    && c->fill == NULL && c->want_bytes == 0) {
 		/* The client is gone; whatever it sent has been handled. */
 		conn_close(c);

@@ -558,8 +558,8 @@ imap_append_literal(struct imap_sess *s)
 		imap_result(s, "NO", "[UNAVAILABLE] Cannot take a message now");
 	/* refused before the octets: they are dropped if they come */
 	imap_copy_free(s);
-	log_notice("imap[%lu] %s: APPEND refused: %s", s->c->id, s->c->peer,
-	    s->result);
+	log_notice("imap[%lu] %s: APPEND refused: %.*s", s->c->id, s->c->peer,
+	    (int)strcspn(s->result, "\r\n"), s->result);
 	conn_puts(s->c, s->result);
 	r = imapcb_refuse(&s->cb);
 	if (r == IMAPCB_BAD_DISCARD && s->cb.lit_len > 0)

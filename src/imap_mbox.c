@@ -381,6 +381,9 @@ reconcile(struct imap_sess *s)
 	}
 	if (s->expunge_ok)
 		view_drop(s, -1, 1);
+	/* the client's count is now s->nv: an EXISTS is due for any new
+	 * message even if the total comes back to the number it had */
+	old = s->nv;
 	last = 0;
 	for (k = s->nv; k-- > 0; )
 		if (s->v[k].uid > last)

@@ -970,6 +970,61 @@ def _():
     b.logout()
 
 
+@case("an EXPUNGE held back during FETCH, then more new mail: the NOOP "
+      "that tells the EXPUNGE also tells EXISTS (RFC 3501 7.4.1, 7.3.1)")
+def _():
+    u, pw = new_user()
+    mbox_install(sb(), u, mbox_build(msgs(3, "held")))
+    a = session(u, name="A")
+    b = session(u, name="B")
+    a.select("INBOX")
+    b.select("INBOX")
+    b.ok("STORE 1 +FLAGS.SILENT (\\Deleted)")
+    b.ok("EXPUNGE")
+    b.cmd_lit(["APPEND INBOX ", b"Subject: new 1\r\n\r\none\r\n"])
+    # no EXPUNGE may be told during FETCH: A now counts 4
+    unt, _ = a.cmd("FETCH 1 (UID)", r"(OK|NO)( .*)?")
+    a.check(a.untagged(unt, "EXISTS") == ["* 4 EXISTS"], "A: %r" % unt)
+    b.cmd_lit(["APPEND INBOX ", b"Subject: new 2\r\n\r\ntwo\r\n"])
+    unt, _ = a.cmd("NOOP")
+    # one EXPUNGE takes A to 3; the mailbox holds 4: EXISTS is due
+    a.check(a.untagged(unt, "EXPUNGE") == ["* 1 EXPUNGE"] and
+            a.untagged(unt, "EXISTS") == ["* 4 EXISTS"],
+            "A at NOOP: %r, want * 1 EXPUNGE and * 4 EXISTS" % unt)
+    r = fetch_map(a.ok("FETCH 1:* (UID)"), a)
+    a.check(sorted(r) == [1, 2, 3, 4], "A's messages %r" % sorted(r))
+    a.logout()
+    b.logout()
+
+
+@case("a client gone in the middle of a literal (APPEND, LOGIN) is "
+      "closed at once and logged; its connection slot is free again")
+def _():
+    s = Sandbox(conf="max_connections_per_ip 2\n", users={"demo": "demopw"})
+    c = Imap(s.port("imap"), "app")
+    c.login("demo", "demopw")
+    c.send_raw(b"a1 APPEND INBOX {1000000+}\r\n" + b"x" * 50000)
+    c.c.close()
+    d = Imap(s.port("imap"), "login")
+    d.send_raw(b"a1 LOGIN {10}\r\n")
+    d.line()                    # the "+" continuation
+    d.send_raw(b"dem")
+    d.c.close()
+    check(wait_until(lambda: s.stderr_text().count(
+        "closed the connection in a literal") >= 2, 10),
+        "not logged twice: %s" % s.stderr_text()[-1500:])
+    e = Imap(s.port("imap"), "third")
+    e.check(e.greeting.startswith(b"* OK"), "third connection: %r" %
+            e.greeting)
+    e.login("demo", "demopw")
+    e.select("INBOX")
+    e.logout()
+    check(not [f for f in os.listdir(s.path("queue"))
+               if f.startswith(".yubin-imap")] if os.path.isdir(
+        s.path("queue")) else True, "spool files left in the queue")
+    s.stop()
+
+
 @case("SMTP delivery while INBOX is selected: * n EXISTS and * n RECENT "
       "at NOOP, UID = old UIDNEXT, the text as sent (CRLF)")
 def _():
