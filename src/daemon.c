@@ -63,10 +63,23 @@ pidfile_write(const char *path)
 	return r;
 }
 
+/* Remove the pid file only if it is still ours: a daemon started while
+ * this one was draining (a restart that did not wait) has written its
+ * own, and yubin-sendmail -q needs it. */
 void
 pidfile_remove(const char *path)
 {
-	(void)unlink(path);
+	char line[32];
+	FILE *fp;
+	long pid = -1;
+
+	if ((fp = fopen(path, "r")) == NULL)
+		return;
+	if (fgets(line, sizeof(line), fp) != NULL)
+		pid = strtol(line, NULL, 10);
+	fclose(fp);
+	if (pid == (long)getpid())
+		(void)unlink(path);
 }
 
 int

@@ -136,6 +136,31 @@ copy_known(const struct dispatch *d, const char *user)
 	return 0;
 }
 
+/* Is addr already a remote recipient?  The local part is compared
+ * exactly (RFC 5321 2.4), the domain in any case: one RCPT per address,
+ * as sendmail and Postfix send it, however many ways led there. */
+static int
+remote_known(const struct dispatch *d, const char *addr)
+{
+	const char *at = strrchr(addr, '@'), *at2;
+	int i;
+
+	for (i = 0; i < d->nremote; i++) {
+		at2 = strrchr(d->remote[i].target, '@');
+		if (at == NULL || at2 == NULL) {
+			if (strcmp(d->remote[i].target, addr) == 0)
+				return 1;
+			continue;
+		}
+		if (at - addr == at2 - d->remote[i].target &&
+		    strncmp(addr, d->remote[i].target,
+		    (size_t)(at - addr)) == 0 &&
+		    ascii_casecmp(at + 1, at2 + 1) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 static void
 add_target(struct dispatch *d, const struct target *t, const char *orig)
 {
@@ -150,7 +175,7 @@ add_target(struct dispatch *d, const struct target *t, const char *orig)
 		strlcpy(cp->orig, orig, sizeof(cp->orig));
 		cp->status = DELIVER_TEMP;
 		strlcpy(cp->why, "not attempted", sizeof(cp->why));
-	} else if (t->type == T_ADDRESS) {
+	} else if (t->type == T_ADDRESS && !remote_known(d, t->name)) {
 		/* Remote: waits in the queue for the relay transport. */
 		q = &d->remote[d->nremote++];
 		memset(q, 0, sizeof(*q));

@@ -398,12 +398,13 @@ reconcile(struct imap_sess *s)
 	s->uidnext = mailbox_uidnext(mb);
 	if (newkw)
 		send_flags(s);
-	if (s->nv != old || recent > 0)
-		conn_printf(s->c, "* %lu EXISTS\r\n", s->nv);
-	if (recent > 0) {
+	/* RFC 3501 7.3.2: RECENT comes "if the size of the mailbox
+	 * changes", even when another session took the new \Recent */
+	if (s->nv != old || recent > 0) {
 		for (recent = 0, i = 0; i < s->nv; i++)
 			recent += s->v[i].bits & V_RECENT;
-		conn_printf(s->c, "* %lu RECENT\r\n", recent);
+		conn_printf(s->c, "* %lu EXISTS\r\n* %lu RECENT\r\n", s->nv,
+		    recent);
 	}
 	return 0;
 }

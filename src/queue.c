@@ -579,6 +579,32 @@ entry_settle(struct qentry *e)
 	entry_free(e);
 }
 
+/*
+ * One copy of e has its answer while others are still under way (a slow
+ * host, a DNS lookup that times out): write the envelope now, so that a
+ * restart or a crash before the last one ends does not send the copies
+ * already sent a second time.  A copy bounced in this run is written as
+ * still pending, because its report is only sent when the run ends: after
+ * a crash it is tried again rather than never reported.
+ */
+static void
+entry_checkpoint(struct qentry *e)
+{
+	struct qrcpt *c;
+	int i;
+
+	if ((c = malloc((size_t)e->nr * sizeof(*c))) == NULL)
+		return;
+	memcpy(c, e->r, (size_t)e->nr * sizeof(*c));
+	for (i = 0; i < e->nr; i++)
+		if (c[i].state == QS_BOUNCED && c[i].fresh == 1)
+			c[i].state = QS_PENDING;
+	if (env_write(e->m, c, e->nr) < 0)
+		warn("%s: cannot update the envelope: %s", e->m->id,
+		    strerror(errno));
+	free(c);
+}
+
 /* A failed try: the next one later, doubling up to an hour. */
 static void
 defer(struct qrcpt *r, const char *why)
@@ -623,6 +649,8 @@ copy_done(void *arg, int status, const char *why)
 		defer(r, why);
 	if (--e->busy == 0)
 		entry_settle(e);
+	else if (status == DELIVER_OK)
+		entry_checkpoint(e);
 }
 
 static void
@@ -661,6 +689,8 @@ relayed(void *arg, struct relay_req *req)
 	qrelay_free(q);
 	if (--e->busy == 0)
 		entry_settle(e);
+	else
+		entry_checkpoint(e);
 }
 
 /*
@@ -1049,7 +1079,10 @@ queue_list(FILE *out)
 				continue;
 			if (e->r[i].why[0] != '\0')
 				fprintf(out, "%55s(%s)\n", "", e->r[i].why);
-			fprintf(out, "%55s<%s>\n", "", e->r[i].orig);
+			/* where the copy goes (a remote copy an alias led to
+			 * is not the alias's address) */
+			fprintf(out, "%55s<%s>\n", "", e->r[i].type ==
+			    QR_REMOTE ? e->r[i].target : e->r[i].orig);
 		}
 		entry_free(e);
 	}

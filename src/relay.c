@@ -183,10 +183,18 @@ log_rcpt(struct relay_req *req, int i)
 	struct qrcpt *r = req->r[i];
 	int st = req->status[i] < 0 ? RELAY_TEMP : req->status[i];
 
-	log_info("%s: to=<%s>, relay=%s, delay=%ld, status=%s (%s)", req->id,
-	    r->orig[0] != '\0' ? r->orig : r->target,
-	    req->rwhere[i][0] != '\0' ? req->rwhere[i] : "none",
-	    (long)(time(NULL) - req->arrival), names[st], r->why);
+	/* to= the address the copy goes to; orig_to= what the client
+	 * gave when an alias or forward led there (as Postfix logs it) */
+	if (r->orig[0] != '\0' && strcmp(r->orig, r->target) != 0)
+		log_info("%s: to=<%s>, orig_to=<%s>, relay=%s, delay=%ld, "
+		    "status=%s (%s)", req->id, r->target, r->orig,
+		    req->rwhere[i][0] != '\0' ? req->rwhere[i] : "none",
+		    (long)(time(NULL) - req->arrival), names[st], r->why);
+	else
+		log_info("%s: to=<%s>, relay=%s, delay=%ld, status=%s (%s)",
+		    req->id, r->target,
+		    req->rwhere[i][0] != '\0' ? req->rwhere[i] : "none",
+		    (long)(time(NULL) - req->arrival), names[st], r->why);
 }
 
 static void

@@ -798,6 +798,10 @@ sendmail_main(int argc, char **argv, int mode)
 	/* Only the dialogue with the daemon is timed: reading the message
 	 * takes as long as the program writing it (cron) takes. */
 	signal(SIGALRM, on_alarm);
+	/* A daemon that closes the connection (421 after too many errors,
+	 * a stop) must not kill us halfway: the write fails, and what was
+	 * not taken goes to the maildrop. */
+	signal(SIGPIPE, SIG_IGN);
 	switch (o.mode) {
 	case 'p':
 		r = queue_list(stdout) < 0 ? EX_NOPERM : EX_OK;

@@ -385,7 +385,11 @@ smtp_rcpt(struct smtp_sess *s, char *arg)
 		return;
 	}
 	if (s->nrcpt >= SMTP_RCPT_MAX) {
-		error(s, "452 4.5.3 Too many recipients");
+		/* RFC 5321 4.5.3.1.10: the client is to send the rest in
+		 * another transaction; that is no error of its own (nor is
+		 * it to Postfix, up to smtpd_recipient_overshoot_limit),
+		 * so it does not count towards the 421 Too many errors. */
+		reply(s, "452 4.5.3 Too many recipients");
 		return;
 	}
 	targetlist_init(&tl);
