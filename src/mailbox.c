@@ -1192,13 +1192,14 @@ write_head(struct mailbox *mb, const struct mb_msg *m)
 	int ok = 0;
 	char last = '\n';
 	unsigned long nhl = 0;	/* LFs written after the From_ line */
+	size_t hmax = hend - at < (off_t)HDR_MAX ? (size_t)(hend - at) :
+	    HDR_MAX;	/* most headers: a few KB, read at once */
 
-	if ((h = malloc(HDR_MAX)) == NULL)
+	if ((h = malloc(hmax + 1)) == NULL)
 		return -1;
 	buf_init(&b, 0);
 	while (at < hend && !done) {
-		got = hend - at < (off_t)HDR_MAX ? (size_t)(hend - at) :
-		    HDR_MAX;
+		got = hend - at < (off_t)hmax ? (size_t)(hend - at) : hmax;
 		errno = 0;
 		if (lseek(mb->rfd, SAVED(mb, at), SEEK_SET) < 0 ||
 		    (r = read(mb->rfd, h, got)) != (ssize_t)got) {
@@ -1247,22 +1248,21 @@ write_head(struct mailbox *mb, const struct mb_msg *m)
 			goto out;
 		nhl++;
 	}
-	if (b.len > 0 && put_at(mb, b.data, b.len) < 0)
-		goto out;
-	buf_reset(&b);
-	/* our metadata lines, then the blank line */
+	/* our metadata lines, then the blank line: one write with the
+	 * header's last piece */
+	i = b.len;
 	if (mb_put_meta(mb, &b, m, mb->cur == mb->first_kept, 1) < 0)
 		goto out;
-	mb->nmb = (unsigned long)b.len;
-	mb->nml = count_lf(b.data, b.len);
+	mb->nmb = (unsigned long)(b.len - i);
+	mb->nml = count_lf(b.data + i, b.len - i);
 	mb->nhl = nhl + mb->nml + 1;
 	if (mb->cur == mb->first_kept) {
-		const char *e = memchr(b.data, '\n', b.len);
+		const char *e = memchr(b.data + i, '\n', b.len - i);
 
 		mb->base_written = 1;
-		mb->nbase_off = mb->wpos;
+		mb->nbase_off = mb->wpos + (off_t)i;
 		mb->nbase_len = e != NULL ?
-		    (unsigned long)(e - b.data) + 1 : 0;
+		    (unsigned long)(e - (b.data + i)) + 1 : 0;
 	}
 	if (buf_append(&b, crlf ? "\r\n" : "\n", crlf ? 2 : 1) < 0 ||
 	    put_at(mb, b.data, b.len) < 0)
