@@ -38,6 +38,7 @@
 #include "proto.h"
 #include "queue.h"
 #include "resolve.h"
+#include "rfc822.h"
 #include "user.h"
 #include "util.h"
 
@@ -74,6 +75,7 @@ struct smtp_sess {
 	/* the message being read */
 	unsigned long		size;
 	int			too_big, long_line, has_nul, in_header, skip;
+	int			has_date, has_msgid;	/* in the header */
 	int			hops;
 	/* its delivery */
 	struct dispatch		*disp;
@@ -430,6 +432,7 @@ smtp_data(struct smtp_sess *s, char *arg)
 	}
 	s->size = 0;
 	s->too_big = s->long_line = s->has_nul = s->skip = s->hops = 0;
+	s->has_date = s->has_msgid = 0;
 	s->in_header = 1;
 	set_state(s, S_DATA);
 	reply(s, "354 End data with <CR><LF>.<CR><LF>");
@@ -706,6 +709,38 @@ data_header(struct smtp_sess *s, const char *line, size_t len)
 	s->skip = msg_header_is_ours(line, len);
 	if (len >= 9 && ascii_ncasecmp(line, "Received:", 9) == 0)
 		s->hops++;
+	if (rfc822_field(line, len, "Date") != 0)
+		s->has_date = 1;
+	if (rfc822_field(line, len, "Message-ID") != 0)
+		s->has_msgid = 1;
+}
+
+/*
+ * RFC 6409 8.2, 8.3: on the submission port the fields a message must
+ * have (RFC 5322 3.6) and a client left out are added at the end of
+ * its header: Date: (the time it came) and Message-ID:, as
+ * yubin-sendmail adds them.
+ */
+static void
+data_complete_header(struct smtp_sess *s)
+{
+	char date[64];
+	int e = 0;
+
+	if (!s->submission)
+		return;
+	if (!s->has_date) {
+		if (rfc822_date(time(NULL), date, sizeof(date)) < 0)
+			e = -1;
+		else
+			e |= buf_printf(&s->m->data, "Date: %s\n", date);
+	}
+	if (!s->has_msgid)
+		e |= buf_printf(&s->m->data, "Message-ID: <%s@%s>\n", s->m->id,
+		    config->hostname);
+	s->has_date = s->has_msgid = 1;
+	if (e != 0)
+		s->too_big = 2;		/* out of memory: a 4xx */
 }
 
 static void data_end(struct smtp_sess *s);
@@ -732,6 +767,8 @@ data_line(struct smtp_sess *s, char *line, size_t len)
 	/* A message that will be refused is read to its end, not kept. */
 	if (s->too_big || s->long_line || s->has_nul)
 		return;
+	if (s->in_header && len == 0)
+		data_complete_header(s);
 	if (s->in_header)
 		data_header(s, line, len);
 	if (s->skip)
@@ -778,6 +815,8 @@ start_delivery(struct smtp_sess *s)
 static void
 data_end(struct smtp_sess *s)
 {
+	if (s->in_header && !s->too_big && !s->long_line && !s->has_nul)
+		data_complete_header(s);	/* a header without body */
 	if (s->too_big == 2)
 		error(s, "451 4.3.0 Out of memory, try again later");
 	else if (s->too_big) {

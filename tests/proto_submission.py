@@ -469,6 +469,41 @@ def _():
           "Received: of the port 25 message: %r" % b[0][:400])
 
 
+@case("submission adds Date: and Message-ID: a message lacks (RFC 6409 "
+      "8.2, 8.3), keeps those it has; port 25 adds none")
+def _():
+    s = sb()
+    c, _ = sub()
+    login(c, "bob", USERS["bob"], "plain")
+    m1, m2, m3 = marker(), marker(), marker()
+    send(c, "bob@%s" % HOSTNAME, ["demo@%s" % HOSTNAME],
+         "Subject: %s\n\nno date, no id\n" % m1, RE_DELIVERED)
+    send(c, "bob@%s" % HOSTNAME, ["demo@%s" % HOSTNAME],
+         "Subject: %s\nDate: Thu, 1 Jan 2015 00:00:00 +0000\n"
+         "Message-ID: <own@laptop.example>\n\nhas both\n" % m2,
+         RE_DELIVERED)
+    c.quit("smtp")
+    smtp_send(s.port("smtp"), "x@client.example", ["demo@%s" % HOSTNAME],
+              "Subject: %s\n\nby smtp\n" % m3)
+    msgs = [t for _, t in mbox_split(SHARED.spool("demo"))]
+
+    def one(mark):
+        got = [t for t in msgs if mark.encode() in t]
+        check(len(got) == 1, "%s delivered %d times" % (mark, len(got)))
+        return got[0].split(b"\n\n", 1)[0] if got else b""
+    h1, h2, h3 = one(m1), one(m2), one(m3)
+    check(re.search(rb"\nDate: [A-Z][a-z][a-z], [ 0-9]?[0-9] [A-Z][a-z][a-z] "
+                    rb"[0-9]{4} [0-9:]{8} [-+][0-9]{4}", h1) and
+          re.search(rb"\nMessage-ID: <[0-9A-F]+@%s>" %
+                    re.escape(HOSTNAME.encode()), h1),
+          "submitted header without Date/Message-ID added: %r" % h1)
+    check(h2.count(b"Date:") == 1 and h2.count(b"Message-ID:") == 1 and
+          b"<own@laptop.example>" in h2,
+          "a header that had both was changed: %r" % h2)
+    check(b"Message-ID:" not in h3 and b"\nDate:" not in h3,
+          "port 25 added fields: %r" % h3)
+
+
 # ------------------------------------------------------------ plaintext
 
 @case("outside plaintext_networks only CRAM-MD5 is offered and taken")
