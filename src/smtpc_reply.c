@@ -163,6 +163,20 @@ start_trans(struct smtpc *c)
 	ev_timer_del(&c->timer);
 }
 
+/* Does the greeting ("220 name ...") give our own host name? */
+static int
+greets_as_us(const struct smtpc *c)
+{
+	const char *name = c->rtext + 4, *sp;
+	size_t n = strlen(c->job->helo);
+
+	if (strlen(c->rtext) <= 4 || n == 0)
+		return 0;
+	sp = strchr(name, ' ');
+	return (sp != NULL ? (size_t)(sp - name) : strlen(name)) == n &&
+	    ascii_ncasecmp(name, c->job->helo, n) == 0;
+}
+
 static void
 on_greeting(struct smtpc *c, int code)
 {
@@ -170,6 +184,19 @@ on_greeting(struct smtpc *c, int code)
 
 	if (k == SMTPC_SENT) {
 		c->greeted = 1;
+		if (greets_as_us(c)) {
+			char text[SMTPC_REPLY_MAX + 64];
+
+			/* RFC 5321 5.1: a host that is ourselves is no
+			 * place to relay to (an MX or address record that
+			 * points here, a route to our own port); sendmail
+			 * and Postfix bounce "loops back to myself" */
+			(void)snprintf(text, sizeof(text), "5.4.6 Mail loops "
+			    "back to myself: %s greets as %s", c->name,
+			    c->job->helo);
+			refuse(c, text);
+			return;
+		}
 		send_ehlo(c, "EHLO", SC_EHLO);
 	} else if (k < 0)
 		protocol_error(c, c->rtext);

@@ -355,5 +355,32 @@ def _():
         slow.close()
 
 
+@case("a route (or MX) that leads back to this host: one try, then a "
+      "5.4.6 'loops back to myself' bounce, not 50 hops of copies")
+def _():
+    port = free_port()
+    a = sandbox_a({"loop.test": port},
+                  extra="smtp_listen 127.0.0.1:%d\n" % port)
+    submit(a.port("smtp"), "alice@a.test", ["x@loop.test"],
+           message(marker(), to="x@loop.test"))
+    got = [b""]
+
+    def bounced():
+        got[0] = read_bytes(a.path("mail", "alice")) or b""
+        return b"Mail loops back to myself" in got[0]
+    check(wait_until(bounced, WAIT), "no loop bounce in alice's spool: %r; "
+          "log:\n%s" % (got[0][-600:], a.stderr_text()[-1500:]))
+    check(re.search(rb"Status: 5\.4\.6", got[0]) is not None,
+          "bounce without Status: 5.4.6: %r" % got[0][-600:])
+    check(len(mbox_split(got[0])) == 1, "%d messages in alice's spool" %
+          len(mbox_split(got[0])))
+    check(wait_until(lambda: not [f for f in os.listdir(a.path("queue"))
+                                  if f.endswith(".env")], WAIT),
+          "the queue still holds %r" % os.listdir(a.path("queue")))
+    check(a.stderr_text().count("from=<alice@a.test>") == 1,
+          "the message came back to us: %d from= lines" %
+          a.stderr_text().count("from=<alice@a.test>"))
+
+
 if __name__ == "__main__":
     main(timeout=150)
