@@ -397,12 +397,16 @@ apply_param(const char *kw, size_t klen, const char *v, size_t vlen,
 			return ADDR_ERR_PARAM_DUP;
 		/*
 		 * RFC 1870 4: size-value = 1*20DIGIT.  parse_ulong_n rejects
-		 * anything an unsigned long cannot hold instead of wrapping:
-		 * SIZE=18446744073709551617 must not read as 1.
+		 * anything an unsigned long cannot hold instead of wrapping
+		 * (SIZE=18446744073709551617 must not read as 1); such a
+		 * value is valid, only too big: it reads as the largest, so
+		 * that the reply is 552 (RFC 1870 6.1), not a syntax error.
 		 */
-		if (v == NULL ||
-		    parse_ulong_n(v, vlen, (unsigned long)-1, &p->size) < 0)
+		if (v == NULL || vlen == 0 || vlen > 20 ||
+		    strspn(v, "0123456789") < vlen)
 			return ADDR_ERR_PARAM_VALUE;
+		if (parse_ulong_n(v, vlen, (unsigned long)-1, &p->size) < 0)
+			p->size = (unsigned long)-1;
 		p->has_size = 1;
 		return 0;
 	}

@@ -323,7 +323,10 @@ test_params(void)
 	CHECK(addr_parse_params(" size=0 body=7bit", all, &p) == 0 &&
 	    p.has_size && p.size == 0 && p.body == BODY_7BIT);
 	CHECK(addr_parse_params(" SIZE=1  BODY=7BIT ", all, &p) == 0);
-	CHECK(addr_parse_params(" SIZE=99999999999999999999", all, &p) ==
+	/* 20 digits are valid (RFC 1870 4), only too big: the largest */
+	CHECK(addr_parse_params(" SIZE=99999999999999999999", all, &p) == 0 &&
+	    p.size == (unsigned long)-1);
+	CHECK(addr_parse_params(" SIZE=999999999999999999999", all, &p) ==
 	    ADDR_ERR_PARAM_VALUE && strcmp(p.keyword, "SIZE") == 0);
 	CHECK(addr_parse_params(" SIZE=4294967295", all, &p) == 0 &&
 	    p.size == 4294967295UL);
