@@ -359,12 +359,32 @@ netmask_format(const struct netmask *m, char *out, size_t outlen)
 		r = snprintf(tmp, sizeof(tmp), "%u.%u.%u.%u", m->addr[0],
 		    m->addr[1], m->addr[2], m->addr[3]);
 	else {
-		/* Full form, no "::" compression: plain and unambiguous. */
+		/* RFC 5952 4.2: the longest run of two or more zero
+		 * groups (the first of equal ones) is written "::". */
+		int g[8], best = -1, blen = 1, run, j;
+
+		for (i = 0; i < 8; i++)
+			g[i] = m->addr[2 * i] << 8 | m->addr[2 * i + 1];
+		for (i = 0; i < 8; i = j + 1) {
+			for (j = i; j < 8 && g[j] == 0; j++)
+				;
+			run = j - i;
+			if (run > blen) {
+				best = i;
+				blen = run;
+			}
+		}
 		r = 0;
-		for (i = 0; i < 16; i += 2) {
+		for (i = 0; i < 8; i++) {
+			if (i == best) {
+				r += snprintf(tmp + r, sizeof(tmp) - (size_t)r,
+				    "::");
+				i += blen - 1;
+				continue;
+			}
 			r += snprintf(tmp + r, sizeof(tmp) - (size_t)r,
-			    i ? ":%x" : "%x",
-			    (unsigned)(m->addr[i] << 8 | m->addr[i + 1]));
+			    i == 0 || i == best + blen ? "%x" : ":%x",
+			    (unsigned)g[i]);
 		}
 	}
 	if (m->bits != (m->family == 4 ? 32 : 128))

@@ -88,8 +88,35 @@ test_netmask(void)
 	CHECK(strcmp(text, "192.168.0.0/16") == 0);
 	CHECK(netmask_parse("::1", &m) == 0);
 	netmask_format(&m, text, sizeof(text));
-	CHECK(strcmp(text, "0:0:0:0:0:0:0:1") == 0);
+	CHECK(strcmp(text, "::1") == 0);
 	CHECK(netmask_parse(text, &m) == 0 && m.addr[15] == 1);
+	{
+		/* RFC 5952 4.2: the longest zero run, the first of equals;
+		 * one zero group alone is not compressed */
+		static const struct {
+			const char *in, *out;
+		} v6[] = {
+			{ "::", "::" },
+			{ "2001:db8::1", "2001:db8::1" },
+			{ "2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1" },
+			{ "2001:0:0:1:0:0:0:1", "2001:0:0:1::1" },
+			{ "2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1" },
+			{ "1::", "1::" },
+			{ "fe80::/10", "fe80::/10" },
+			{ "::ffff:0:0/96", "::ffff:0:0/96" }
+		};
+		size_t k;
+
+		for (k = 0; k < sizeof(v6) / sizeof(v6[0]); k++) {
+			CHECK(netmask_parse(v6[k].in, &m) == 0);
+			netmask_format(&m, text, sizeof(text));
+			if (strcmp(text, v6[k].out) != 0) {
+				CHECK(!"netmask_format RFC 5952");
+				fprintf(stderr, "  %s gives %s\n", v6[k].in,
+				    text);
+			}
+		}
+	}
 
 	CHECK(ipaddr_parse("10.0.0.1", out) == 4 && out[0] == 10);
 	CHECK(ipaddr_parse("::2", out) == 6 && out[15] == 2);
