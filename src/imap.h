@@ -37,6 +37,9 @@ struct imap_fetch;
 struct imap_spool;
 
 #define IMAP_FLUSH_SECS		5	/* flags reach the file this soon */
+#define IMAP_UID_FLUSH_MS	1000	/* new UIDs: sooner, so that a mailx
+					 * rewrite between commands finds
+					 * them in the file and keeps them */
 #define IMAP_DELAY_MS		2000	/* after a failed login */
 #define IMAP_FAILS_MAX		3	/* failed logins, then BYE */
 #define IMAP_FETCH_ATTS		64	/* items in one FETCH */
@@ -119,6 +122,7 @@ struct imap_sess {
 	unsigned long		uidvalidity, uidnext;
 	char			*kwlist;	/* keywords told in FLAGS */
 	int			dirty;		/* our changes wait */
+	int			flush_soon;	/* flush armed for new UIDs */
 	struct ev_timer		flush;
 	struct ev_timer		step;		/* long work, in pieces */
 	void			(*stepper)(void *arg);

@@ -521,9 +521,17 @@ imap_finish(struct imap_sess *s, int commit)
 		return;
 	}
 	/* New UIDs and \Recent taken count as our changes: written soon,
-	 * and at the latest when the session ends. */
-	if (!s->readonly && mailbox_pending(s->mb))
+	 * and at the latest when the session ends.  New UIDs go first:
+	 * until X-UID is in the file, another program's rewrite (mailx
+	 * deleting a message) leaves nothing to know them by, and the
+	 * mailbox would be renumbered. */
+	if (!s->readonly && mailbox_pending(s->mb)) {
 		s->dirty = 1;
+		if (!s->flush_soon) {
+			(void)ev_timer_set(&s->flush, IMAP_UID_FLUSH_MS);
+			s->flush_soon = 1;
+		}
+	}
 	if (s->dirty && !s->readonly && s->flush.idx < 0)
 		(void)ev_timer_set(&s->flush, IMAP_FLUSH_SECS * 1000);
 	mailbox_release(s->mb);
@@ -603,6 +611,7 @@ imap_flush_timer(void *arg)
 		(void)ev_timer_set(&s->flush, 1000);
 		return;
 	}
+	s->flush_soon = 0;
 	/* Between commands: only FETCH and EXISTS may be told now, so no
 	 * EXPUNGE (RFC 3501 7.4.1 "no command in progress"). */
 	s->expunge_ok = 0;
@@ -616,6 +625,7 @@ imap_close_view(struct imap_sess *s)
 	if (s->dirty && s->path[0] != '\0')
 		flush_detached(&s->u, s->path);
 	ev_timer_del(&s->flush);
+	s->flush_soon = 0;
 	view_free(s);
 	imap_fetch_forget(s);
 	s->path[0] = '\0';
