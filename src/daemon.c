@@ -69,17 +69,22 @@ pidfile_write(const char *path)
 void
 pidfile_remove(const char *path)
 {
-	char line[32];
+	if (pidfile_read(path) == (long)getpid())
+		(void)unlink(path);
+}
+
+long
+pidfile_read(const char *path)
+{
 	FILE *fp;
-	long pid = -1;
+	long pid;
 
 	if ((fp = fopen(path, "r")) == NULL)
-		return;
-	if (fgets(line, sizeof(line), fp) != NULL)
-		pid = strtol(line, NULL, 10);
-	fclose(fp);
-	if (pid == (long)getpid())
-		(void)unlink(path);
+		return -1;
+	if (fscanf(fp, "%ld", &pid) != 1 || pid <= 1)
+		pid = -1;
+	(void)fclose(fp);
+	return pid;
 }
 
 int

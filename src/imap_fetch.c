@@ -155,17 +155,25 @@ header_read(void *arg, unsigned long off, char *buf, size_t len)
 	return mailbox_text_read(t, off, buf, len);
 }
 
+/* The CRLF octets of the open text's header as clients get it (our
+ * metadata lines left out, unless the header is read as it stands). */
+static unsigned long
+header_octets(const struct imap_fetch *f)
+{
+	const struct mb_msg *m = mailbox_msg(f->s->mb, f->s->v[f->i].mbi);
+
+	return f->text.hlen + (f->text.hdr != NULL ?
+	    m->hdr_lines - m->meta_lines : m->hdr_lines);
+}
+
 /* Which text this is, for the session's kept tree and mark. */
 static void
 text_key(struct imap_fetch *f, struct imap_fetch_mark *k)
 {
-	const struct mb_msg *m = mailbox_msg(f->s->mb, f->s->v[f->i].mbi);
-
 	k->uid = f->s->v[f->i].uid;
 	k->hlen = f->text.hlen;
 	k->len = f->text.len;
-	k->hoct = f->text.hdr != NULL ? m->hdr_lines - m->meta_lines :
-	    m->hdr_lines;
+	k->hoct = header_octets(f);
 }
 
 static int
@@ -419,16 +427,14 @@ section_item(struct imap_fetch *f, struct buf *out,
 	const struct mb_msg *m = mailbox_msg(s->mb, s->v[f->i].mbi);
 	char name[1024], spec[256];
 	struct mime_range r;
-	unsigned long hoct, hlf;
+	unsigned long hoct;
 
 	if (open_text(f) < 0)
 		return -1;
 	if (imap_section_format(sec, name, sizeof(name)) < 0 ||
 	    buf_printf(out, "BODY[%s]", name) < 0)
 		return -1;
-	hlf = f->text.hdr != NULL ? m->hdr_lines - m->meta_lines :
-	    m->hdr_lines;
-	hoct = f->text.hlen + hlf;
+	hoct = header_octets(f);
 	if (sec->npart == 0) {
 		switch (sec->text) {
 		case IMAP_SEC_ALL:
@@ -497,7 +503,7 @@ put_item(struct imap_fetch *f, struct buf *out,
 	struct imap_sess *s = f->s;
 	struct imap_msg *v = &s->v[f->i];
 	const struct mb_msg *m = mailbox_msg(s->mb, v->mbi);
-	unsigned long hoct, hlf;
+	unsigned long hoct;
 
 	if (f->sp && buf_append(out, " ", 1) < 0)
 		return -1;
@@ -530,9 +536,7 @@ put_item(struct imap_fetch *f, struct buf *out,
 	case IMAP_F_RFC822_TEXT:
 		if (open_text(f) < 0)
 			return -1;
-		hlf = f->text.hdr != NULL ? m->hdr_lines - m->meta_lines :
-		    m->hdr_lines;
-		hoct = f->text.hlen + hlf;
+		hoct = header_octets(f);
 		if (a->att == IMAP_F_RFC822)
 			return buf_puts(out, "RFC822") < 0 ? -1 :
 			    start_literal(f, out, NULL, 0, f->text.len, hoct +

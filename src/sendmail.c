@@ -33,6 +33,7 @@
 #include "aliases.h"
 #include "buf.h"
 #include "conf.h"
+#include "daemon.h"
 #include "log.h"
 #include "msg.h"
 #include "pickup.h"
@@ -688,18 +689,13 @@ mode_deliver(struct opts *o)
 static int
 mode_queue_run(void)
 {
-	FILE *fp;
 	long pid;
 
-	if ((fp = fopen(config->pid_file, "r")) == NULL ||
-	    fscanf(fp, "%ld", &pid) != 1 || pid <= 1) {
+	if ((pid = pidfile_read(config->pid_file)) < 0) {
 		fprintf(stderr, "%s: yubind is not running (%s)\n", progname,
 		    config->pid_file);
-		if (fp != NULL)
-			fclose(fp);
 		return EX_UNAVAILABLE;
 	}
-	fclose(fp);
 	if (kill((pid_t)pid, SIGUSR1) < 0) {
 		fprintf(stderr, "%s: cannot signal yubind (pid %ld): %s\n",
 		    progname, pid, strerror(errno));
