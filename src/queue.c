@@ -593,8 +593,11 @@ entry_checkpoint(struct qentry *e)
 	struct qrcpt *c;
 	int i;
 
-	if ((c = malloc((size_t)e->nr * sizeof(*c))) == NULL)
-		return;
+	if ((c = malloc((size_t)e->nr * sizeof(*c))) == NULL) {
+		warn("%s: cannot update the envelope: out of memory",
+		    e->m->id);
+		return;		/* written when the last copy is done */
+	}
 	memcpy(c, e->r, (size_t)e->nr * sizeof(*c));
 	for (i = 0; i < e->nr; i++)
 		if (c[i].state == QS_BOUNCED && c[i].fresh == 1)
